@@ -1,0 +1,115 @@
+"""The provider seam: what a provider fills in so the core can run its connections.
+
+A provider supplies a :class:`HandshakeRequest` (where and how to connect) and a
+:class:`ProviderCodec` (protocol event ⇄ wire JSON, and when the session counts as
+confirmed). Providers never touch sockets, threads or queues.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple
+
+from ._logging import REDACTED, redact_url
+from .protocol import RealtimeSessionConfig, SessionUpdateEvent
+
+__all__ = ["HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
+
+#: One JSON object as sent or received on the socket.
+WireMessage = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HandshakeRequest:
+    """Everything needed to open a provider's WebSocket.
+
+    Header values and subprotocols may carry secrets; ``repr()`` hides them and the
+    URL's query string.
+
+    Attributes:
+        url: ``ws://`` or ``wss://`` URL.
+        headers: Extra HTTP headers for the upgrade request.
+        subprotocols: WebSocket subprotocols to offer.
+    """
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    subprotocols: Sequence[str] = ()
+
+    def __repr__(self) -> str:
+        headers = {name: REDACTED for name in self.headers}
+        protocols = [p.split(".", 1)[0] + ("." + REDACTED if "." in p else "") for p in self.subprotocols]
+        return f"HandshakeRequest(url={redact_url(self.url)!r}, headers={headers!r}, subprotocols={protocols!r})"
+
+
+@dataclass(frozen=True)
+class HandshakeStep:
+    """What the core should do after a server event arrives during ``connect()``.
+
+    Attributes:
+        send: Client events to send now.
+        done: True when the session is confirmed and ``connect()`` may return.
+    """
+
+    send: Tuple[Any, ...] = ()
+    done: bool = False
+
+
+_CONTINUE = HandshakeStep()
+_DONE = HandshakeStep(done=True)
+
+
+class ProviderCodec(ABC):
+    """Translates between protocol events and one provider's wire messages.
+
+    One codec instance serves one connection, so it may keep per-connection state.
+    Thread contract: ``decode`` and ``handshake_step`` run only on the connection's
+    reader thread; ``encode`` runs on whichever thread calls ``send()`` and must not
+    touch state that ``decode`` mutates.
+    """
+
+    provider: ClassVar[str] = ""
+
+    def __init__(self, session_config: Optional[RealtimeSessionConfig] = None) -> None:
+        self.session_config = session_config
+        self._update_sent = False
+
+    @abstractmethod
+    def encode(self, event: Any) -> Sequence[WireMessage]:
+        """Return the wire messages for a client event (usually exactly one).
+
+        Raises:
+            UnsupportedEventError: The provider has no wire form for this event.
+        """
+
+    @abstractmethod
+    def decode(self, message: WireMessage) -> Sequence[Any]:
+        """Return the protocol events for one wire message.
+
+        Every message yields at least one event: messages without a protocol
+        equivalent become :class:`~kernl_realtime.protocol.UnknownEvent`.
+        """
+
+    def opening_events(self) -> Sequence[Any]:
+        """Client events to send as soon as the socket is open (before any server event)."""
+        return ()
+
+    def handshake_step(self, event: Any) -> HandshakeStep:
+        """Advance ``connect()``'s handshake with one decoded server event.
+
+        The default suits OpenAI-style providers: wait for ``session.created``; if a
+        session config was given, send it as ``session.update`` and wait for
+        ``session.updated``; otherwise the session is confirmed at once.
+        """
+        kind = event.kind
+        if kind == "session.created":
+            if self.session_config is None:
+                return _DONE
+            if not self._update_sent:
+                self._update_sent = True
+                return HandshakeStep(send=(SessionUpdateEvent(config=self.session_config),))
+            return _CONTINUE
+        if kind == "session.updated" and (self._update_sent or self.session_config is None):
+            return _DONE
+        return _CONTINUE

@@ -1,0 +1,971 @@
+"""RealtimeConnection: one WebSocket, one reader thread, two delivery paths.
+
+Threads (all daemon, all owned and joined by the connection, none ever joins itself):
+
+* ``kernl-realtime-<provider>-reader-<id>``: reads frames, decodes them with the
+  provider codec, updates bookkeeping and hands each event to the pull queue and
+  the dispatcher queue. It runs no user code. It also sends keepalive pings, answers
+  server pings and echoes close frames.
+* ``kernl-realtime-<provider>-dispatcher-<id>``: started on the first ``on()``/``once()``;
+  runs callbacks in arrival order.
+
+Writes from any thread go through one lock (also installed as websocket-client's
+own send lock, so pongs and close frames share it); JSON is serialised outside it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar, Union, overload
+
+import websocket
+from websocket._abnf import ABNF
+
+from ._codec import HandshakeRequest, ProviderCodec, WireMessage
+from ._dispatch import NOTIFICATIONS, Dispatcher, is_error_handled
+from ._logging import summarize_message
+from ._playback import PlaybackTracker
+from ._queue import BoundedQueue, QueueClosed, QueueEmpty
+from ._settings import KeepAlive
+from ._stats import ConnectionStats, StatsRecorder
+from ._transport import open_websocket
+from .exceptions import (
+    ConfigurationError,
+    ConnectError,
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    ConnectTimeout,
+    FrameTooLargeError,
+    KeepAliveTimeout,
+    KernlRealtimeError,
+    ProtocolError,
+    ReceiveTimeout,
+    SendTimeout,
+    ServerError,
+)
+from .protocol import (
+    ItemTruncateEvent,
+    RealtimeConnectOptions,
+    ResponseCancelEvent,
+    SessionInfo,
+    TransportStatus,
+)
+
+__all__ = ["RealtimeConnection", "CloseInfo", "ConnectionSettings"]
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_connection_ids = itertools.count(1)
+
+_OPCODE_TEXT = ABNF.OPCODE_TEXT
+_OPCODE_BINARY = ABNF.OPCODE_BINARY
+_OPCODE_CONT = ABNF.OPCODE_CONT
+_OPCODE_CLOSE = ABNF.OPCODE_CLOSE
+_OPCODE_PING = ABNF.OPCODE_PING
+_OPCODE_PONG = ABNF.OPCODE_PONG
+
+# Close codes after which the peer meant to end the session normally.
+_NORMAL_CLOSE_CODES = frozenset({1000, 1001})
+
+
+class _State(Enum):
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class CloseInfo:
+    """How a connection ended.
+
+    Attributes:
+        initiator: ``"client"`` (``close()`` was called), ``"server"`` (the peer sent a
+            close frame) or ``"error"`` (the connection failed: dropped, keepalive, ...).
+        code: WebSocket close code; 1006 when no close frame was received.
+        reason: Close reason, or a description of the failure.
+        error: The error that ended the connection, if any.
+    """
+
+    initiator: str
+    code: int
+    reason: str
+    error: Optional[KernlRealtimeError] = None
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Connection tuning derived from :class:`~kernl_realtime.RealtimeConnectOptions`."""
+
+    max_queue: int = 1024
+    pull: bool = True
+    keepalive: KeepAlive = KeepAlive()
+    max_frame_size: Optional[int] = 16 * 1024 * 1024
+    send_timeout: float = 10.0
+
+    @classmethod
+    def from_options(cls, options: RealtimeConnectOptions) -> "ConnectionSettings":
+        """Take the tuning fields of ``options``."""
+        return cls(
+            max_queue=options.max_queue,
+            pull=options.pull,
+            keepalive=options.keepalive,
+            max_frame_size=options.max_frame_size,
+            send_timeout=options.send_timeout,
+        )
+
+
+class _Raise:
+    """Pull-queue item: an error to raise to a puller when no callback handles errors."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: KernlRealtimeError) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def _readable_waiter(sock: Any) -> Callable[[float], bool]:
+    """Return ``wait(timeout) -> bool``: True when ``sock`` has data (or EOF/error) to read."""
+    pending = getattr(sock, "pending", None)  # TLS sockets buffer decrypted bytes
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        poll = poller.poll
+
+        def wait(timeout: float) -> bool:
+            if pending is not None and pending():
+                return True
+            return bool(poll(timeout * 1000.0))
+
+        return wait
+
+    def wait_select(timeout: float) -> bool:  # pragma: no cover - platforms without poll()
+        if pending is not None and pending():
+            return True
+        readable, _, _ = select.select([sock], [], [], timeout)
+        return bool(readable)
+
+    return wait_select
+
+
+class RealtimeConnection:
+    """A live realtime session with one provider, over one WebSocket.
+
+    Get one from ``model.connect()``; it is open and the session is confirmed. Events
+    arrive in two ways, both in server order and each exactly once:
+
+    * pull: ``recv(timeout)`` or ``for event in connection`` (bounded queue; while it is
+      full the reader stops reading, so memory stays bounded). Disable with
+      ``RealtimeConnectOptions(pull=False)`` when you only use callbacks.
+    * callbacks: ``on(name, fn)`` where name is ``"event"``, ``"status"``, ``"error"``,
+      ``"interrupted"``, ``"*"`` or an event kind such as ``"transcript.output.delta"``.
+      Callbacks run on the connection's dispatcher thread, never on the reader.
+
+    Thread contract: every public method is thread-safe and may be called from any
+    thread, including from inside a callback. ``close()`` is idempotent.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        codec: ProviderCodec,
+        ws: "websocket.WebSocket",
+        write_lock: "threading.RLock",
+        settings: ConnectionSettings,
+    ) -> None:
+        self._id = next(_connection_ids)
+        self._provider = provider
+        self._codec = codec
+        self._ws = ws
+        self._write_lock = write_lock
+        self._settings = settings
+        self._log_prefix = f"[{provider}#{self._id}]"
+
+        self._state_lock = threading.Lock()
+        self._state = _State.CONNECTING
+        self._close_requested = False
+        self._close_sent = False
+        self._close_info: Optional[CloseInfo] = None
+        self._reader_done = threading.Event()
+        self._pending_failure: Optional[KernlRealtimeError] = None
+
+        self._handshake_done = threading.Event()
+        self._handshake_error: Optional[KernlRealtimeError] = None
+
+        self._session: Optional[SessionInfo] = None
+        self._session_id: Optional[str] = None
+        self._muted = False
+
+        self._interrupt_lock = threading.Lock()
+        self._responding = False
+        config = codec.session_config
+        output_format = config.audio.output_format if config is not None and config.audio is not None else None
+        self._playback = PlaybackTracker(output_format)
+
+        self._pull = settings.pull
+        self._queue: BoundedQueue[Any] = BoundedQueue(settings.max_queue)
+        self._dispatcher = Dispatcher(
+            f"kernl-realtime-{provider}-dispatcher-{self._id}", settings.max_queue, self._log_prefix
+        )
+        self._stats = StatsRecorder()
+
+        keepalive = settings.keepalive
+        self._keepalive = keepalive
+        self._tick = min(1.0, max(0.05, min(keepalive.interval, keepalive.timeout) / 4)) if keepalive.enabled else 1.0
+        self._last_pong_at = time.monotonic()
+        self._ping_sent_at: Optional[float] = None
+        self._next_keepalive_check = 0.0
+
+        self._bookkeeping: Dict[str, Callable[[Any], None]] = {
+            "audio.output.delta": self._on_audio_delta,
+            "response.created": self._on_response_created,
+            "response.done": self._on_response_done,
+            "speech.started": self._on_speech_started,
+            "session.created": self._on_session_info,
+            "session.updated": self._on_session_info,
+        }
+        self._reader = threading.Thread(
+            target=self._run_reader,
+            name=f"kernl-realtime-{provider}-reader-{self._id}",
+            # Daemon: a forgotten close() must not keep the interpreter alive.
+            daemon=True,
+        )
+
+    # -- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        provider: str,
+        request: HandshakeRequest,
+        codec: ProviderCodec,
+        options: RealtimeConnectOptions,
+        timeout: float,
+    ) -> "RealtimeConnection":
+        """Open the socket, run the handshake and return a confirmed connection.
+
+        Used by :meth:`RealtimeModel.connect`; blocks the calling thread.
+
+        Raises:
+            ConnectError, ConnectTimeout, AuthenticationError, ServerError: see ``connect()``.
+        """
+        abort = options.abort
+        if abort is not None and abort.is_set():
+            raise ConnectError("connect() was aborted before it started")
+        settings = ConnectionSettings.from_options(options)
+        deadline = time.monotonic() + timeout
+        write_lock = threading.RLock()
+        ws = open_websocket(request, timeout, max_frame_size=settings.max_frame_size, write_lock=write_lock)
+        ws.sock.settimeout(settings.send_timeout)
+        connection = cls(provider=provider, codec=codec, ws=ws, write_lock=write_lock, settings=settings)
+        connection._reader.start()
+        try:
+            for event in codec.opening_events():
+                connection._send_event(event)
+            connection._await_handshake(deadline, abort)
+        except BaseException:
+            connection._abandon()
+            raise
+        return connection
+
+    def _await_handshake(self, deadline: float, abort: Optional[threading.Event]) -> None:
+        # An abort Event cannot be waited on together with ours, so wait in short slices.
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConnectTimeout(
+                    f"{self._provider} did not confirm the session in time "
+                    "(no session.created/session.updated before the connect timeout)"
+                )
+            slice_ = remaining if abort is None else min(remaining, 0.05)
+            if self._handshake_done.wait(slice_):
+                break
+            if abort is not None and abort.is_set():
+                raise ConnectError("connect() was aborted during the handshake")
+        if self._handshake_error is not None:
+            raise self._handshake_error
+        with self._state_lock:
+            if self._state is not _State.OPEN:
+                info = self._close_info
+                detail = f" (code {info.code}: {info.reason})" if info is not None else ""
+                raise ConnectError(f"{self._provider} closed the connection during the handshake{detail}")
+
+    def _abandon(self) -> None:
+        """Tear down a connection whose connect() failed; leaves no thread or socket."""
+        with self._state_lock:
+            self._close_requested = True
+            if self._state is not _State.CLOSED:
+                self._state = _State.CLOSING
+        self._abort_socket()
+        if self._reader.ident is not None:
+            self._reader.join(5.0)
+        self._finish(1006, "connect() failed", None)
+        self._dispatcher.join(1.0)
+
+    # -- public state -------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """Process-unique connection number (used in thread names and logs)."""
+        return self._id
+
+    @property
+    def provider(self) -> str:
+        """Provider id, e.g. ``"openai"``."""
+        return self._provider
+
+    @property
+    def status(self) -> TransportStatus:
+        """``connecting`` → ``connected`` → ``closed`` (stays ``connected`` while closing)."""
+        state = self._state
+        if state is _State.CONNECTING:
+            return TransportStatus.CONNECTING
+        if state is _State.CLOSED:
+            return TransportStatus.CLOSED
+        return TransportStatus.CONNECTED
+
+    @property
+    def muted(self) -> bool:
+        """True while input audio (``audio.input.append``) is held back locally."""
+        return self._muted
+
+    @property
+    def session_id(self) -> Optional[str]:
+        """The provider's session id, from ``session.created``."""
+        return self._session_id
+
+    @property
+    def session(self) -> Optional[SessionInfo]:
+        """The latest session info reported by the server (``session.created/updated``)."""
+        return self._session
+
+    @property
+    def close_info(self) -> Optional[CloseInfo]:
+        """How the connection ended, once ``status`` is ``closed``; else None."""
+        return self._close_info
+
+    @property
+    def close_code(self) -> Optional[int]:
+        """WebSocket close code once closed (1006 if the connection dropped)."""
+        info = self._close_info
+        return info.code if info is not None else None
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        """Close reason once closed."""
+        info = self._close_info
+        return info.reason if info is not None else None
+
+    def stats(self) -> ConnectionStats:
+        """A snapshot of traffic and queue figures; cheap, thread-safe."""
+        return self._stats.snapshot(
+            queue_depth=len(self._queue),
+            peak_queue_depth=self._queue.peak_depth,
+            blocked_seconds=self._queue.blocked_seconds + self._dispatcher.queue.blocked_seconds,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<RealtimeConnection {self._provider}#{self._id} status={self.status.value} "
+            f"session_id={self._session_id!r}>"
+        )
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, event: Any) -> None:
+        """Encode a protocol client event and write it.
+
+        Thread-safe; may be called from callbacks. While muted, ``audio.input.append``
+        events are dropped locally and counted in ``stats().muted_audio_dropped``.
+
+        Raises:
+            ConnectionClosed: The connection is closed or closing.
+            UnsupportedEventError: The provider cannot express this event.
+            SendTimeout: The peer stopped reading for ``send_timeout`` seconds (the
+                connection is then closed).
+        """
+        kind = getattr(event, "kind", None)
+        if not isinstance(kind, str) or not hasattr(event, "__dataclass_fields__"):
+            raise ConfigurationError(f"send() takes a protocol client event, got {type(event).__name__}")
+        if kind == "audio.input.append" and self._muted:
+            self._stats.muted_audio_dropped += 1
+            return
+        self._send_event(event)
+
+    def _send_event(self, event: Any) -> None:
+        messages = self._codec.encode(event)
+        self._send_messages(messages)
+
+    def _send_messages(self, messages: Sequence[WireMessage]) -> None:
+        payloads = [json.dumps(message, separators=(",", ":")) for message in messages]
+        if logger.isEnabledFor(logging.DEBUG):
+            for message in messages:
+                logger.debug("%s > %s", self._log_prefix, summarize_message(message))
+        with self._write_lock:
+            if self._close_requested or self._state is _State.CLOSED:
+                raise self._closed_error()
+            try:
+                for payload in payloads:
+                    self._ws.send(payload)
+            except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
+                error = SendTimeout(
+                    f"send did not complete within {self._settings.send_timeout:g} s: "
+                    "the peer stopped reading; closing the connection"
+                )
+                self._fail_async(error)
+                raise error from exc
+            except (OSError, websocket.WebSocketException) as exc:
+                raise ConnectionClosedError(
+                    f"could not send: the connection is broken ({exc.__class__.__name__})", code=1006
+                ) from exc
+            self._stats.record_sent(len(payloads), sum(map(len, payloads)))
+
+    # -- mute / interrupt ---------------------------------------------------------------
+
+    def mute(self) -> None:
+        """Stop sending input audio: ``audio.input.append`` is dropped locally. Thread-safe."""
+        self._muted = True
+
+    def unmute(self) -> None:
+        """Resume sending input audio. Thread-safe."""
+        self._muted = False
+
+    def interrupt(self, *, played_ms: Optional[float] = None) -> bool:
+        """Stop the assistant: cancel the response in flight and truncate its audio.
+
+        Sends ``response.cancel`` if a response is active and truncates the assistant
+        audio item at the position actually played (``played_ms`` if the audio sink
+        reports it, else the arrival-time estimate for the configured output format),
+        then notifies ``interrupted``. With nothing active or playing, sends nothing,
+        notifies nothing and returns False. Thread-safe.
+
+        Args:
+            played_ms: Milliseconds of the current item the user has heard, if known.
+
+        Returns:
+            True if something was interrupted.
+        """
+        return self._interrupt(played_ms=played_ms, server_cancels=False)
+
+    def _interrupt(self, *, played_ms: Optional[float], server_cancels: bool) -> bool:
+        with self._interrupt_lock:
+            now = time.monotonic()
+            cancel = self._responding and not server_cancels
+            truncate = self._playback.truncation_point(now, played_ms)
+            active = self._responding or truncate is not None
+            self._responding = False
+            self._playback.reset()
+        if not active:
+            return False
+        events: List[Any] = []
+        if cancel:
+            events.append(ResponseCancelEvent())
+        if truncate is not None:
+            events.append(ItemTruncateEvent(item_id=truncate[0], audio_end_ms=truncate[1]))
+        for event in events:
+            try:
+                self._send_event(event)
+            except ConnectionClosed:
+                break
+            except KernlRealtimeError as exc:  # e.g. a provider without truncate
+                logger.debug("%s interrupt could not send %s: %s", self._log_prefix, event.kind, exc)
+        self._notify("interrupted", ())
+        return True
+
+    # -- callbacks ----------------------------------------------------------------------
+
+    @overload
+    def on(self, name: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, name: str, fn: F) -> F: ...
+
+    def on(self, name: str, fn: Optional[F] = None) -> Any:
+        """Register a callback; usable as ``conn.on("event", fn)`` or ``@conn.on("event")``.
+
+        Names: ``"event"`` (every server event), an event kind such as
+        ``"transcript.output.delta"`` (events of that kind), ``"status"``
+        (``TransportStatus``), ``"error"`` (a :class:`KernlRealtimeError`),
+        ``"interrupted"`` (no arguments), ``"*"`` (every notification as
+        ``fn(name, *args)``).
+
+        Callbacks run on the connection's dispatcher thread, in arrival order; a slow
+        callback delays later callbacks (not the reader, up to the queue bound). A
+        callback that raises is logged with its traceback and reported to ``error``
+        callbacks as a :class:`CallbackError`; later events still arrive. Registering
+        the same function twice for one name has no effect. Thread-safe.
+
+        Returns:
+            ``fn`` (so the decorator form leaves the function usable).
+        """
+        if fn is None:
+            def decorator(func: F) -> F:
+                self._dispatcher.add(name, func, once=False)
+                return func
+
+            return decorator
+        self._dispatcher.add(name, fn, once=False)
+        return fn
+
+    def once(self, name: str, fn: Optional[F] = None) -> Any:
+        """Like :meth:`on`, but the callback is removed after its first call."""
+        if fn is None:
+            def decorator(func: F) -> F:
+                self._dispatcher.add(name, func, once=True)
+                return func
+
+            return decorator
+        self._dispatcher.add(name, fn, once=True)
+        return fn
+
+    def off(self, name: str, fn: Callable[..., Any]) -> None:
+        """Unregister a callback; unknown callbacks are ignored. Thread-safe."""
+        self._dispatcher.remove(name, fn)
+
+    def _notify(self, name: str, args: tuple) -> None:
+        self._dispatcher.submit(name, args)
+
+    def _report_error(self, error: KernlRealtimeError) -> None:
+        """Deliver a local error (not a server event) to error callbacks and pullers."""
+        logger.debug("%s error: %s", self._log_prefix, error)
+        if self._dispatcher.active:
+            self._dispatcher.submit("error", (error,))
+        if self._pull:
+            self._put_pull(_Raise(error))
+
+    # -- pulling ------------------------------------------------------------------------
+
+    def recv(self, timeout: Optional[float] = None) -> Any:
+        """Return the next server event, waiting up to ``timeout`` seconds.
+
+        Thread-safe (several pullers share one stream). A provider ``error`` event, or a
+        local error such as malformed JSON or an abnormal close, is *raised* here when no
+        ``error``/``*`` callback is registered, so errors are never silently skipped.
+
+        Raises:
+            ReceiveTimeout: Nothing arrived within ``timeout``.
+            ServerError, ProtocolError, ConnectionClosedError: unhandled errors (see above).
+            ConnectionClosed: The connection is closed and every event was consumed.
+            ConfigurationError: The pull API was disabled with ``pull=False``.
+        """
+        item = self._next(timeout)
+        if item is _END:
+            raise self._closed_error()
+        return item
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over server events until the connection closes (see :meth:`recv`)."""
+        while True:
+            item = self._next(None)
+            if item is _END:
+                return
+            yield item
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
+        """Iterate like ``iter(connection)``, but stop after ``timeout`` seconds of silence."""
+        while True:
+            try:
+                item = self._next(timeout)
+            except ReceiveTimeout:
+                return
+            if item is _END:
+                return
+            yield item
+
+    def _next(self, timeout: Optional[float]) -> Any:
+        if not self._pull:
+            raise ConfigurationError("the pull API is disabled for this connection (pull=False)", field="pull")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(remaining)
+            except QueueEmpty:
+                raise ReceiveTimeout(f"no event within {timeout:g} s") from None
+            except QueueClosed:
+                return _END
+            if item is _END:
+                return _END
+            if type(item) is _Raise:
+                if is_error_handled(self._dispatcher):
+                    continue
+                raise item.error
+            if item.kind == "session.error" and not is_error_handled(self._dispatcher):
+                raise item.error
+            return item
+
+    def _put_pull(self, item: Any) -> None:
+        queue = self._queue
+        try:
+            while not queue.put(item, self._tick):
+                self._on_backpressure()
+        except QueueClosed:
+            pass
+
+    # -- closing ------------------------------------------------------------------------
+
+    def close(self, code: int = 1000, reason: str = "", timeout: float = 5.0) -> None:
+        """Close the connection and wait (at most ``timeout`` seconds) for it to end.
+
+        Sends a close frame, waits for the peer's echo, and if it does not come in time
+        shuts the socket down. Idempotent; safe from any thread, including callbacks
+        (it never joins the thread it runs on). Pending events stay readable with
+        ``recv()`` until consumed; then iteration ends.
+
+        Args:
+            code: WebSocket close code to send.
+            reason: Close reason to send (truncated to 123 bytes).
+            timeout: Upper bound for the whole call, in seconds.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._state_lock:
+            first = not self._close_requested and self._state is not _State.CLOSED
+            self._close_requested = True
+            if self._state is not _State.CLOSED:
+                self._state = _State.CLOSING
+        current = threading.current_thread()
+        if first:
+            logger.debug("%s closing (code %d)", self._log_prefix, code)
+            self._send_close_frame(code, reason, deadline)
+        if current is not self._reader:
+            # Leave a fifth of the budget for the forced path below.
+            grace = max(0.0, (deadline - time.monotonic()) * 0.8)
+            if not self._reader_done.wait(grace):
+                self._abort_socket()
+                self._reader_done.wait(max(0.0, deadline - time.monotonic()))
+            self._reader.join(max(0.0, deadline - time.monotonic()))
+        self._dispatcher.join(max(0.0, deadline - time.monotonic()))
+
+    def wait_closed(self, timeout: Optional[float] = None) -> bool:
+        """Block until the connection is closed (by either side or by failure).
+
+        Scripts use this to stay alive while callbacks do the work, since the
+        connection's threads are daemons. Thread-safe.
+
+        Returns:
+            True if closed, False if ``timeout`` expired first.
+        """
+        if threading.current_thread() is self._reader:
+            return self._reader_done.is_set()
+        if not self._reader_done.wait(timeout):
+            return False
+        return True
+
+    def __enter__(self) -> "RealtimeConnection":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _send_close_frame(self, code: int, reason: str, deadline: float) -> None:
+        if not self._write_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            # A send is stuck on a peer that does not read; give up on the handshake.
+            self._abort_socket()
+            return
+        try:
+            if not self._close_sent and self._state is not _State.CLOSED:
+                self._close_sent = True
+                self._ws.send_close(code, reason.encode("utf-8")[:123])
+        except Exception:  # noqa: BLE001 - the socket is already broken; force it down
+            self._abort_socket()
+        finally:
+            self._write_lock.release()
+
+    def _abort_socket(self) -> None:
+        """Shut the socket down so a blocked reader or writer wakes up at once."""
+        sock = self._ws.sock
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _fail_async(self, error: KernlRealtimeError) -> None:
+        """Record a fatal error and make the reader end the connection with it."""
+        with self._state_lock:
+            if self._pending_failure is None:
+                self._pending_failure = error
+        self._abort_socket()
+
+    def _closed_error(self) -> ConnectionClosed:
+        info = self._close_info
+        if info is None:
+            return ConnectionClosedOK("the connection is closing (close() was called)", code=1000, reason="")
+        if info.error is None and (info.initiator == "client" or info.code in _NORMAL_CLOSE_CODES):
+            return ConnectionClosedOK(
+                f"the connection is closed ({info.initiator} closed it with code {info.code})",
+                code=info.code,
+                reason=info.reason,
+            )
+        return ConnectionClosedError(
+            f"the connection was closed abnormally (code {info.code}: {info.reason})", code=info.code, reason=info.reason
+        )
+
+    # -- the reader ---------------------------------------------------------------------
+
+    def _run_reader(self) -> None:
+        ws = self._ws
+        code, reason, error = 1006, "connection dropped without a close frame", None
+        try:
+            code, reason = self._read_frames(ws)
+        except FrameTooLargeError as exc:
+            code, reason, error = 1009, str(exc), exc
+            self._send_close_frame(1009, "frame too large", time.monotonic() + 1.0)
+        except KernlRealtimeError as exc:  # keepalive timeout, failed pong
+            code, reason, error = 1006, str(exc), exc
+        except (OSError, websocket.WebSocketException) as exc:
+            reason = f"connection lost ({exc.__class__.__name__})"
+        except Exception as exc:  # noqa: BLE001 - a bug must end the connection loudly, not silently
+            logger.exception("%s reader failed unexpectedly", self._log_prefix)
+            code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
+        finally:
+            pending = self._pending_failure
+            if pending is not None:
+                code, reason, error = 1006, str(pending), pending
+            self._finish(code, reason, error)
+
+    def _read_frames(self, ws: "websocket.WebSocket") -> "tuple[int, str]":
+        wait_readable = _readable_waiter(ws.sock)
+        recv_frame = ws.frame_buffer.recv_frame
+        cont_frame = ws.cont_frame
+        handle = self._handle_message
+        stats = self._stats
+        tick = self._tick
+        monotonic = time.monotonic
+        while True:
+            if not wait_readable(tick):
+                self._check_keepalive(monotonic())
+                continue
+            try:
+                frame = recv_frame()
+            except websocket.WebSocketTimeoutException:
+                # A frame stalled half-way; the buffer keeps the partial frame.
+                self._check_keepalive(monotonic())
+                continue
+            opcode = frame.opcode
+            now = monotonic()
+            if opcode == _OPCODE_TEXT or opcode == _OPCODE_BINARY or opcode == _OPCODE_CONT:
+                if frame.fin and opcode != _OPCODE_CONT and not cont_frame.recving_frames:
+                    data = frame.data
+                else:
+                    cont_frame.validate(frame)
+                    cont_frame.add(frame)
+                    if not cont_frame.is_fire(frame):
+                        continue
+                    data = cont_frame.extract(frame)[1]
+                stats.record_received(len(data), now)
+                handle(data)
+            elif opcode == _OPCODE_CLOSE:
+                return self._on_close_frame(frame.data)
+            elif opcode == _OPCODE_PING:
+                self._send_control(lambda: ws.pong(frame.data))
+            elif opcode == _OPCODE_PONG:
+                self._on_pong(now)
+            if now >= self._next_keepalive_check:
+                self._check_keepalive(now)
+
+    def _on_close_frame(self, data: bytes) -> "tuple[int, str]":
+        if len(data) >= 2:
+            code = struct.unpack("!H", data[:2])[0]
+            reason = data[2:].decode("utf-8", "replace")
+        else:
+            code, reason = 1005, ""
+        if not self._close_sent:
+            echo = code if code not in (1005, 1006, 1015) else 1000
+            self._send_close_frame(echo, "", time.monotonic() + 1.0)
+        return code, reason
+
+    def _send_control(self, write: Callable[[], None]) -> None:
+        if not self._write_lock.acquire(timeout=self._settings.send_timeout):
+            raise SendTimeout("could not answer a ping: a send is stuck on a peer that does not read")
+        try:
+            if not self._close_sent:
+                write()
+        finally:
+            self._write_lock.release()
+
+    def _handle_message(self, data: Union[bytes, str]) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError as exc:
+            self._report_error(ProtocolError(f"{self._provider} sent a frame that is not valid JSON ({exc}); frame skipped"))
+            return
+        if type(message) is not dict:
+            self._report_error(ProtocolError(f"{self._provider} sent JSON that is not an object; frame skipped"))
+            return
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s < %s", self._log_prefix, summarize_message(message))
+        try:
+            events = self._codec.decode(message)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a protocol error, not a dead reader
+            error = ProtocolError(
+                f"could not decode {self._provider} event {message.get('type', '?')!r}: {exc}; event skipped"
+            )
+            error.__cause__ = exc
+            self._report_error(error)
+            return
+        for event in events:
+            self._deliver(event)
+
+    def _deliver(self, event: Any) -> None:
+        hook = self._bookkeeping.get(event.kind)
+        if hook is not None:
+            hook(event)
+        if not self._handshake_done.is_set():
+            self._advance_handshake(event)
+        if self._pull:
+            self._put_pull(event)
+        dispatcher = self._dispatcher
+        if dispatcher.active:
+            while not dispatcher.submit("event", (event,), self._tick):
+                self._on_backpressure()
+
+    def _advance_handshake(self, event: Any) -> None:
+        if event.kind == "session.error":
+            error = event.error
+            self._handshake_error = error if isinstance(error, ServerError) else ServerError(str(error))
+            self._handshake_done.set()
+            return
+        step = self._codec.handshake_step(event)
+        for client_event in step.send:
+            self._send_event(client_event)
+        if step.done:
+            with self._state_lock:
+                if self._state is _State.CONNECTING:
+                    self._state = _State.OPEN
+            self._handshake_done.set()
+            self._notify("status", (TransportStatus.CONNECTED,))
+
+    # -- bookkeeping (reader thread) ------------------------------------------------------
+
+    def _on_session_info(self, event: Any) -> None:
+        session = event.session
+        self._session = session
+        if event.kind == "session.created" and self._session_id is None:
+            self._session_id = session.id
+        audio = session.config.audio if session.config is not None else None
+        if audio is not None and audio.output_format is not None:
+            with self._interrupt_lock:
+                self._playback.set_output_format(audio.output_format)
+
+    def _on_audio_delta(self, event: Any) -> None:
+        with self._interrupt_lock:
+            self._playback.on_audio(event.item_id, event.audio, time.monotonic())
+
+    def _on_response_created(self, event: Any) -> None:
+        self._responding = True
+
+    def _on_response_done(self, event: Any) -> None:
+        # Keep the playback estimate: audio usually arrives faster than real time, so
+        # it may still be playing after response.done and still need truncating.
+        self._responding = False
+
+    def _on_speech_started(self, event: Any) -> None:
+        self._interrupt(played_ms=None, server_cancels=self._server_cancels_on_speech())
+
+    def _server_cancels_on_speech(self) -> bool:
+        """True when the server itself cancels responses on speech (server VAD default)."""
+        config = self._codec.session_config
+        detection = config.turn_detection if config is not None else None
+        if detection is None:
+            return True
+        return detection.mode == "server_vad" and detection.interrupt_response is not False
+
+    # -- keepalive and backpressure (reader thread) ----------------------------------------
+
+    def _check_keepalive(self, now: float) -> None:
+        keepalive = self._keepalive
+        self._next_keepalive_check = now + self._tick
+        if not keepalive.enabled or self._close_requested:
+            return
+        sent_at = self._ping_sent_at
+        if sent_at is None:
+            if now - self._last_pong_at >= keepalive.interval and self._write_lock.acquire(blocking=False):
+                # Never wait for the lock here: a writer holding it will finish or time out.
+                try:
+                    if not self._close_sent:
+                        self._ws.ping(b"kernl")
+                        self._ping_sent_at = now
+                finally:
+                    self._write_lock.release()
+        elif now - sent_at >= keepalive.timeout:
+            raise KeepAliveTimeout(
+                f"{self._provider} did not answer a ping within {keepalive.timeout:g} s; "
+                "the connection is considered dead"
+            )
+
+    def _on_pong(self, now: float) -> None:
+        sent_at = self._ping_sent_at
+        if sent_at is not None:
+            self._stats.last_ping_rtt = now - sent_at
+        self._ping_sent_at = None
+        self._last_pong_at = now
+
+    def _on_backpressure(self) -> None:
+        """Called while the reader waits for queue space: time spent here is our fault,
+        not the peer's, so it does not count against the keepalive timeout."""
+        now = time.monotonic()
+        self._last_pong_at = now
+        if self._ping_sent_at is not None:
+            self._ping_sent_at = now
+
+    # -- the end ------------------------------------------------------------------------
+
+    def _finish(self, code: int, reason: str, error: Optional[KernlRealtimeError]) -> None:
+        """Record the close, release the socket and end both delivery paths. Runs once."""
+        with self._state_lock:
+            if self._state is _State.CLOSED:
+                return
+            was_connecting = self._state is _State.CONNECTING
+            self._state = _State.CLOSED
+            client_closed = self._close_requested
+        if client_closed and error is None:
+            initiator = "client"
+        elif error is not None:
+            initiator = "error"
+        else:
+            initiator = "server"
+        if error is None and initiator == "server" and code not in _NORMAL_CLOSE_CODES:
+            error = ConnectionClosedError(
+                f"{self._provider} closed the connection abnormally (code {code}: {reason or 'no reason'})",
+                code=code,
+                reason=reason,
+            )
+        elif error is not None and not isinstance(error, ConnectionClosed) and initiator == "error":
+            cause = error
+            error = ConnectionClosedError(f"the connection failed: {cause}", code=code, reason=reason)
+            error.__cause__ = cause
+        self._close_info = CloseInfo(initiator=initiator, code=code, reason=reason, error=error)
+        try:
+            self._ws.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+        with self._interrupt_lock:
+            self._playback.reset()
+            self._responding = False
+        logger.debug("%s closed: initiator=%s code=%d", self._log_prefix, initiator, code)
+        if was_connecting:
+            self._handshake_done.set()
+        report = error is not None and initiator != "client"
+        self._queue.close(([_Raise(error)] if report and error else []) + [_END])
+        final = ([("error", (error,))] if report else []) + [("status", (TransportStatus.CLOSED,))]
+        self._dispatcher.stop_with(final)
+        self._reader_done.set()

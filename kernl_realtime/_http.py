@@ -1,0 +1,125 @@
+"""REST calls to providers (minting ephemeral credentials), with requests.
+
+This is the one boundary where ``requests`` exceptions become ours. Error messages
+never contain the API key: it is only ever placed in the Authorization header.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+
+from ._logging import redact_url
+from ._transport import status_error
+from .exceptions import ConfigurationError, ConnectError, ProtocolError, RequestTimeout
+from .protocol import ClientCredential
+
+__all__ = ["post_json", "mint_client_secret", "websocket_url", "retry_after_seconds"]
+
+logger = logging.getLogger(__name__)
+
+
+def websocket_url(base_url: str, path: str, query: Optional[Dict[str, str]] = None) -> str:
+    """Derive a WebSocket URL from a REST base URL (``http→ws``, ``https→wss``).
+
+    ``websocket_url("https://api.openai.com/v1", "/realtime", {"model": "gpt-realtime"})``
+    is ``"wss://api.openai.com/v1/realtime?model=gpt-realtime"``. Query values are
+    percent-encoded.
+    """
+    parts = urlsplit(base_url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ConfigurationError(
+            f"base_url must be an http(s) URL such as https://api.openai.com/v1, got {redact_url(base_url)!r}",
+            field="base_url",
+        )
+    encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in (query or {}).items())
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, encoded, ""))
+
+
+def retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    """Parse a ``Retry-After`` header given in seconds (HTTP dates are ignored)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, what: str) -> Dict[str, Any]:
+    """POST ``body`` as JSON with a bearer key and return the decoded JSON object.
+
+    Raises:
+        AuthenticationError, RateLimitError, ServiceUnavailableError, APIStatusError:
+            error statuses (see :func:`~kernl_realtime._transport.status_error`).
+        RequestTimeout: No complete answer within ``timeout``.
+        ConnectError: The server could not be reached.
+        ProtocolError: The answer was not a JSON object.
+    """
+    where = redact_url(url)
+    try:
+        response = requests.post(
+            url,
+            json=body,
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            timeout=timeout,
+        )
+    except requests.Timeout as exc:
+        raise RequestTimeout(f"{what} at {where} timed out after {timeout:g} s") from exc
+    except requests.ConnectionError as exc:
+        raise ConnectError(f"{what}: could not reach {where} ({exc.__class__.__name__})") from exc
+    except requests.RequestException as exc:
+        raise ConnectError(f"{what} at {where} failed ({exc.__class__.__name__})") from exc
+    if response.status_code >= 400:
+        raise status_error(
+            response.status_code,
+            f"{what} at {where}",
+            _error_message(response),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    try:
+        payload = response.json()
+    except ValueError:
+        raise ProtocolError(
+            f"{what} at {where} answered HTTP {response.status_code} with a body that is not JSON "
+            f"(content-type {response.headers.get('Content-Type', 'unknown')!r})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise ProtocolError(f"{what} at {where} answered with JSON that is not an object")
+    return payload
+
+
+def _error_message(response: "requests.Response") -> str:
+    """The provider's own error message from an error body, if it has one."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+        if isinstance(error, str):
+            return error
+    return ""
+
+
+def mint_client_secret(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, provider: str) -> ClientCredential:
+    """POST to a ``/realtime/client_secrets`` endpoint and return the token credential.
+
+    Both OpenAI and xAI answer ``{"value": "<secret>", "expires_at": <unix seconds>}``;
+    the expiry is the server's, not a local guess.
+    """
+    payload = post_json(url, api_key, body, timeout=timeout, what=f"{provider} authenticate()")
+    value = payload.get("value")
+    expires_at = payload.get("expires_at")
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{provider} authenticate() response has no client secret 'value'")
+    if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+        raise ProtocolError(f"{provider} authenticate() response has no numeric 'expires_at'")
+    return ClientCredential.from_token(value, datetime.fromtimestamp(expires_at, tz=timezone.utc))

@@ -1,0 +1,88 @@
+"""Logging helpers: redaction of secrets and audio, and an opt-in debug handler.
+
+The library never configures logging by itself: every module logs to
+``logging.getLogger(__name__)`` and the package root has a ``NullHandler``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any, Dict, Optional
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["enable_debug_logging", "redact_url", "summarize_message", "REDACTED"]
+
+REDACTED = "***"
+
+# Wire fields that carry base64 audio; their payloads are replaced by a size in logs.
+_AUDIO_FIELDS = frozenset({"audio", "delta", "user_audio_chunk", "data"})
+# Wire fields that carry secrets; their values never reach a log line.
+_SECRET_FIELDS = frozenset({"value", "token", "api_key", "client_secret", "signed_url", "url", "key"})
+_SECRET_PATTERN = re.compile(r"(openai-insecure-api-key\.|xai-client-secret\.|Bearer\s+)\S+")
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without its query string, fragment or credentials.
+
+    Signed URLs and some providers' API keys travel in the query, so the query is
+    dropped whole rather than filtered.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    query = REDACTED if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
+def redact_text(text: str) -> str:
+    """Mask bearer tokens and auth subprotocols that appear inside free text."""
+    return _SECRET_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def _summarize(value: Any, key: Optional[str] = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _summarize(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_summarize(v) for v in value]
+    if isinstance(value, str):
+        if key in _SECRET_FIELDS:
+            return REDACTED
+        if key in _AUDIO_FIELDS and len(value) > 64:
+            return f"<{len(value)} chars base64>"
+    return value
+
+
+def summarize_message(message: Dict[str, Any]) -> Dict[str, Any]:
+    """Return a copy of a wire message that is safe to log.
+
+    Base64 audio is replaced by its length and secret-bearing fields by ``***``.
+    """
+    summarized: Dict[str, Any] = _summarize(message)
+    return summarized
+
+
+def enable_debug_logging(level: int = logging.DEBUG) -> logging.Handler:
+    """Log kernl_realtime's records to stderr; for scripts and notebooks.
+
+    Adds one ``StreamHandler`` to the ``kernl_realtime`` logger and returns it so
+    the caller can remove it again. The library itself never calls this.
+
+    Args:
+        level: The level to set on the ``kernl_realtime`` logger and the handler.
+
+    Returns:
+        The handler that was added.
+    """
+    logger = logging.getLogger("kernl_realtime")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return handler

@@ -1,0 +1,142 @@
+"""Opening a websocket-client ``WebSocket`` and translating its failures into ours.
+
+This is the one boundary where websocket-client and socket exceptions become
+kernl_realtime exceptions (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from typing import Any, Callable, Optional
+
+import websocket
+from websocket._abnf import frame_buffer
+
+from ._codec import HandshakeRequest
+from ._logging import redact_url
+from .exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectError,
+    ConnectTimeout,
+    FrameTooLargeError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
+
+__all__ = ["open_websocket", "status_error", "WebSocketFactory"]
+
+#: ``(request, timeout) -> WebSocket``: the seam for alternative socket implementations.
+WebSocketFactory = Callable[[HandshakeRequest, float], "websocket.WebSocket"]
+
+
+class _LimitedFrameBuffer(frame_buffer):  # type: ignore[misc]
+    """websocket-client's frame reader, refusing frames larger than ``max_size`` bytes.
+
+    The check runs as soon as the frame header's length is known, before the payload
+    is read, so a huge frame cannot exhaust memory.
+    """
+
+    def __init__(self, recv_fn: Callable[[int], bytes], max_size: int) -> None:
+        # skip_utf8_validation=True: the reader decodes text with json.loads/str, which
+        # validates UTF-8 in C; websocket-client's pure-Python check costs ~13x more.
+        super().__init__(recv_fn, True)
+        self.max_size = max_size
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        if self.length is not None and self.length > self.max_size:
+            raise FrameTooLargeError(f"incoming frame of {self.length} bytes exceeds max_frame_size={self.max_size}")
+
+
+def status_error(status: int, what: str, body: str = "", retry_after: Optional[float] = None) -> APIStatusError:
+    """Map an HTTP error status to the matching exception (message never includes secrets)."""
+    detail = f": {body[:200]}" if body else ""
+    if status in (401, 403):
+        return AuthenticationError(
+            f"{what} was rejected with HTTP {status}: the API key or credential is invalid or expired{detail}",
+            status_code=status,
+        )
+    if status == 429:
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        return RateLimitError(f"{what} was rate limited (HTTP 429){wait}{detail}", retry_after=retry_after)
+    if status >= 500:
+        return ServiceUnavailableError(f"{what} failed with HTTP {status} (provider error; retry later){detail}", status_code=status)
+    return APIStatusError(f"{what} failed with HTTP {status}{detail}", status_code=status)
+
+
+def open_websocket(
+    request: HandshakeRequest,
+    timeout: float,
+    *,
+    max_frame_size: Optional[int],
+    write_lock: "threading.RLock",
+) -> "websocket.WebSocket":
+    """Open the WebSocket described by ``request``; raise our exceptions on failure.
+
+    Args:
+        request: URL, headers and subprotocols.
+        timeout: Seconds for TCP connect, TLS and the HTTP upgrade together; also
+            becomes the socket's I/O timeout (so a blocked send fails after it).
+        max_frame_size: Largest accepted incoming frame in bytes, or None for no limit.
+        write_lock: Installed as websocket-client's send lock so that our frames and
+            the pongs/close echoes websocket-client writes itself share one lock.
+
+    Raises:
+        AuthenticationError: HTTP 401/403 on the upgrade.
+        ConnectTimeout: The handshake did not finish within ``timeout``.
+        ConnectError: Refused, DNS failure, TLS failure or any other HTTP status.
+    """
+    ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
+    ws.lock = write_lock
+    if max_frame_size is not None:
+        ws.frame_buffer = _LimitedFrameBuffer(ws._recv, max_frame_size)
+    where = redact_url(request.url)
+    header = [f"{name}: {value}" for name, value in request.headers.items()]
+    try:
+        ws.connect(
+            request.url,
+            header=header,
+            subprotocols=list(request.subprotocols) or None,
+            timeout=timeout,
+            suppress_origin=True,
+        )
+    except websocket.WebSocketBadStatusException as exc:
+        _close_quietly(ws)
+        body = _body_text(getattr(exc, "resp_body", None))
+        raise status_error(exc.status_code, f"WebSocket upgrade to {where}", body) from None
+    except (websocket.WebSocketTimeoutException, socket.timeout) as exc:
+        _close_quietly(ws)
+        raise ConnectTimeout(f"WebSocket handshake with {where} timed out after {timeout:g} s") from exc
+    except ssl.SSLError as exc:
+        _close_quietly(ws)
+        raise ConnectError(f"TLS handshake with {where} failed: {exc.__class__.__name__}") from exc
+    except (OSError, websocket.WebSocketException, ValueError) as exc:
+        _close_quietly(ws)
+        raise ConnectError(f"could not connect to {where}: {_describe(exc)}") from exc
+    return ws
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running and the port right?)"
+    if isinstance(exc, socket.gaierror):
+        return "host name could not be resolved"
+    text = str(exc) or exc.__class__.__name__
+    # websocket-client messages can echo the request URL; never let a query string through.
+    return text.split("?", 1)[0]
+
+
+def _body_text(body: Any) -> str:
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace")
+    return body or ""
+
+
+def _close_quietly(ws: "websocket.WebSocket") -> None:
+    try:
+        ws.shutdown()
+    except Exception:  # noqa: BLE001 - best effort on an already failed socket
+        pass

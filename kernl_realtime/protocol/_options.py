@@ -1,0 +1,72 @@
+"""Options for ``RealtimeModel.connect()`` and ``RealtimeModel.authenticate()`` (spec §2.3).
+
+Both are frozen, validated dataclasses. To add an option, add an annotated field with a
+default: the shared validator checks it from its type hint (use the ``Annotated`` aliases
+of ``_validation`` such as ``Optional[PositiveFloat]`` for bounds); no extra code needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from kernl_realtime._settings import KeepAlive, ReconnectPolicy
+from kernl_realtime.protocol._config import RealtimeSessionConfig, SessionResumeConfig
+from kernl_realtime.protocol._credentials import ClientCredential
+from kernl_realtime.protocol._validation import NonEmptyStr, PositiveFloat, PositiveInt, Validated
+
+__all__ = ["RealtimeAuthenticateOptions", "RealtimeConnectOptions"]
+
+
+@dataclass(frozen=True)
+class RealtimeConnectOptions(Validated):
+    """How to open one realtime connection.
+
+    Attributes:
+        session_config: Initial session configuration.
+        credential: A :class:`ClientCredential` to use instead of the model's API key
+            (OpenAI and xAI accept only ``kind="token"``).
+        resume: A previous session to resume (no provider supports it yet).
+        abort: Set this event to cancel the handshake; it has no effect once connected.
+        provider_options: Extra settings keyed by provider name.
+        pull: Feed the pull queue (``recv()``/iteration). Pass False when you only use
+            callbacks, so unread events cannot fill the queue and stall the reader.
+        max_queue: Capacity of the pull queue and of the dispatcher queue, in events.
+            When one is full the reader waits (backpressure): memory stays bounded and
+            nothing is dropped.
+        max_frame_size: Largest accepted incoming frame in bytes (None: no limit); a
+            larger frame closes the connection with code 1009 and ``FrameTooLargeError``.
+        send_timeout: Seconds a write may wait for a peer that stopped reading before
+            ``SendTimeout`` closes the connection.
+        keepalive: Ping-based dead-peer detection (on by default).
+        reconnect: Reconnect after recoverable disconnects (None: off, the default,
+            because the provider's conversation state does not survive a reconnect).
+    """
+
+    session_config: Optional[RealtimeSessionConfig] = None
+    credential: Optional[ClientCredential] = None
+    resume: Optional[SessionResumeConfig] = None
+    abort: Optional[threading.Event] = None
+    provider_options: Optional[Dict[str, Dict[str, Any]]] = None
+    pull: bool = True
+    max_queue: PositiveInt = 1024
+    max_frame_size: Optional[PositiveInt] = 16 * 1024 * 1024
+    send_timeout: PositiveFloat = 10.0
+    keepalive: KeepAlive = KeepAlive()
+    reconnect: Optional[ReconnectPolicy] = None
+
+
+@dataclass(frozen=True)
+class RealtimeAuthenticateOptions(Validated):
+    """How to mint a :class:`ClientCredential` with ``authenticate()``.
+
+    Attributes:
+        agent_id: Pre-configured agent, for providers that have them (not OpenAI or xAI).
+        session_config: Configuration to bind to the credential, where the provider supports it.
+        expires_in: Requested lifetime in seconds; ``None`` uses the provider's default.
+    """
+
+    agent_id: Optional[NonEmptyStr] = None
+    session_config: Optional[RealtimeSessionConfig] = None
+    expires_in: Optional[PositiveFloat] = None

@@ -1,0 +1,3 @@
+"""Provider implementations. Import one as ``from kernl_realtime.providers import openai``."""
+
+__all__ = ["openai"]

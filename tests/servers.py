@@ -1,0 +1,278 @@
+"""Real local WebSocket servers that tests drive step by step.
+
+* :class:`ScriptedServer` — the ``websockets`` package's server on 127.0.0.1, port 0,
+  in a thread. Each accepted connection becomes a :class:`Peer` the test controls:
+  send wire JSON, read what the client sent, close with a code, or drop TCP.
+* :class:`RawServer` — a bare TCP server that performs the WebSocket upgrade by hand
+  and then does exactly what the test says (or nothing at all): for peers that never
+  answer a close frame, never read, never pong, or cut a frame in half.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import queue
+import socket
+import struct
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+from websockets.sync.server import ServerConnection, serve
+
+__all__ = ["ScriptedServer", "Peer", "RawServer", "RawPeer", "session_created", "session_updated", "wire"]
+
+
+def wire(type_: str, **fields: Any) -> Dict[str, Any]:
+    """A server event dict with ``type`` and an ``event_id``."""
+    event = {"type": type_, "event_id": f"event_{type_}"}
+    event.update(fields)
+    return event
+
+
+def session_created(session_id: str = "sess_test") -> Dict[str, Any]:
+    """A minimal OpenAI GA ``session.created``."""
+    return wire("session.created", session={"type": "realtime", "object": "realtime.session", "id": session_id})
+
+
+def session_updated(session_id: str = "sess_test") -> Dict[str, Any]:
+    """A minimal OpenAI GA ``session.updated``."""
+    return wire("session.updated", session={"type": "realtime", "object": "realtime.session", "id": session_id})
+
+
+class Peer:
+    """The server side of one accepted WebSocket connection."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self.connection = connection
+        self.request_headers = dict(connection.request.headers.raw_items()) if connection.request else {}
+        self.path = connection.request.path if connection.request else ""
+        self.done = threading.Event()
+
+    def send(self, message: Any) -> None:
+        """Send a dict as JSON text, or a str/bytes frame as is."""
+        self.connection.send(json.dumps(message) if isinstance(message, dict) else message)
+
+    def recv_json(self, timeout: float = 5.0) -> Dict[str, Any]:
+        """The next client message, parsed."""
+        return json.loads(self.connection.recv(timeout=timeout))
+
+    def recv_until(self, type_: str, timeout: float = 5.0) -> Dict[str, Any]:
+        """Skip client messages until one of ``type_`` arrives."""
+        while True:
+            message = self.recv_json(timeout)
+            if message.get("type") == type_:
+                return message
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with a close frame."""
+        self.connection.close(code, reason)
+        self.done.set()
+
+    def drop(self) -> None:
+        """Cut TCP without a close frame (the client sees 1006)."""
+        try:
+            self.connection.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.connection.socket.close()
+        self.done.set()
+
+
+class ScriptedServer:
+    """A ``websockets`` server whose connections the test drives.
+
+    Args:
+        greeting: Messages sent to every client right after the upgrade.
+        reject_status: If set, every upgrade is refused with this HTTP status.
+        auto_update: Answer each ``session.update`` with ``session.updated``.
+    """
+
+    def __init__(
+        self,
+        greeting: Optional[List[Dict[str, Any]]] = None,
+        *,
+        reject_status: Optional[int] = None,
+        auto_update: bool = False,
+    ) -> None:
+        self.greeting = greeting if greeting is not None else [session_created()]
+        self.reject_status = reject_status
+        self.auto_update = auto_update
+        self.peers: "queue.Queue[Peer]" = queue.Queue()
+        self._all: List[Peer] = []
+        self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._process_request, max_size=None)
+        self.port = self._server.socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="test-scripted-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        """REST-style base URL (``http://127.0.0.1:<port>/v1``) for provider models."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _process_request(self, connection: ServerConnection, request: Any) -> Any:
+        if self.reject_status is not None:
+            body = json.dumps({"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
+            return connection.respond(self.reject_status, body + "\n")
+        return None
+
+    def _handle(self, connection: ServerConnection) -> None:
+        peer = Peer(connection)
+        self._all.append(peer)
+        for message in self.greeting:
+            connection.send(json.dumps(message))
+        if self.auto_update:
+            threading.Thread(target=self._answer_updates, args=(peer,), name="test-auto-update", daemon=True).start()
+        self.peers.put(peer)
+        # Keep the connection open until the test closes or drops it, or the client leaves.
+        while not peer.done.wait(0.05):
+            if connection.protocol.state.name == "CLOSED":
+                return
+
+    def _answer_updates(self, peer: Peer) -> None:
+        try:
+            while not peer.done.is_set():
+                message = peer.recv_json(timeout=30)
+                if message.get("type") == "session.update":
+                    peer.send(session_updated())
+        except Exception:  # noqa: BLE001 - the connection ended
+            return
+
+    def accept(self, timeout: float = 5.0) -> Peer:
+        """The next connected peer."""
+        return self.peers.get(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop the server and end every connection."""
+        for peer in self._all:
+            peer.done.set()
+        self._server.shutdown()
+        self._thread.join(5)
+
+    def __enter__(self) -> "ScriptedServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def frame(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
+    """An unmasked server→client WebSocket frame."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    length = len(payload)
+    if length < 126:
+        head += bytes([length])
+    elif length < 65536:
+        head += bytes([126]) + struct.pack("!H", length)
+    else:
+        head += bytes([127]) + struct.pack("!Q", length)
+    return head + payload
+
+
+class RawPeer:
+    """One hand-upgraded connection: the test writes raw frames and reads raw bytes."""
+
+    def __init__(self, sock: socket.socket, request: bytes) -> None:
+        self.sock = sock
+        self.request = request
+
+    def send_json(self, message: Dict[str, Any]) -> None:
+        """Send one JSON text frame."""
+        self.sock.sendall(frame(json.dumps(message).encode()))
+
+    def send_raw(self, data: bytes) -> None:
+        """Send bytes as they are (e.g. half a frame)."""
+        self.sock.sendall(data)
+
+    def close_socket(self) -> None:
+        """Close TCP abruptly."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class RawServer:
+    """Accepts TCP connections, answers the upgrade by hand, then obeys ``behaviour``.
+
+    Args:
+        behaviour: Called with each :class:`RawPeer` on the server thread right after
+            the upgrade; when it returns the connection stays open (silent) until
+            :meth:`close`.
+        recv_buffer: SO_RCVBUF for accepted sockets (small values make a peer that does
+            not read fill up quickly).
+    """
+
+    def __init__(self, behaviour: Callable[[RawPeer], None], *, recv_buffer: Optional[int] = None) -> None:
+        self.behaviour = behaviour
+        self.peers: "queue.Queue[RawPeer]" = queue.Queue()
+        self._all: List[RawPeer] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if recv_buffer is not None:
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="test-raw-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        """REST-style base URL for provider models."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            sock.settimeout(5)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                request += chunk
+            key = ""
+            for line in request.decode("latin-1").split("\r\n"):
+                if line.lower().startswith("sec-websocket-key:"):
+                    key = line.split(":", 1)[1].strip()
+            accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
+            sock.sendall(
+                (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+                ).encode()
+            )
+            peer = RawPeer(sock, request)
+            self._all.append(peer)
+            self.behaviour(peer)
+            self.peers.put(peer)
+
+    def accept(self, timeout: float = 5.0) -> RawPeer:
+        """The next upgraded peer (after its behaviour ran)."""
+        return self.peers.get(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop accepting and close every connection."""
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(5)
+        for peer in self._all:
+            peer.close_socket()
+
+    def __enter__(self) -> "RawServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
