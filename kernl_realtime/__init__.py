@@ -12,6 +12,7 @@ from ._codec import HandshakeRequest, HandshakeStep, ProviderCodec
 from ._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats
 from ._logging import enable_debug_logging
+from ._reconnect import ConnectionReconnected, ReconnectAttempt
 from ._version import __version__
 from .exceptions import (
     KernlRealtimeError,
@@ -23,6 +24,7 @@ from .exceptions import (
     RequestTimeout,
     SendTimeout,
     KeepAliveTimeout,
+    ReconnectingError,
     ConnectionClosed,
     ConnectionClosedOK,
     ConnectionClosedError,
@@ -143,6 +145,7 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "ConnectionReconnected",
     "ConnectionStats",
     "CredentialExpiredError",
     "DataPart",
@@ -180,6 +183,8 @@ __all__ = [
     "RealtimeServerEvent",
     "RealtimeSessionConfig",
     "RealtimeUsage",
+    "ReconnectAttempt",
+    "ReconnectingError",
     "Reasoning",
     "ReceiveTimeout",
     "ReconnectPolicy",

@@ -35,7 +35,8 @@ from ._dispatch import NOTIFICATIONS, Dispatcher, is_error_handled
 from ._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
-from ._settings import KeepAlive
+from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectHook, is_recoverable
+from ._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
 from ._transport import open_websocket
 from .exceptions import (
@@ -50,10 +51,12 @@ from .exceptions import (
     KernlRealtimeError,
     ProtocolError,
     ReceiveTimeout,
+    ReconnectingError,
     SendTimeout,
     ServerError,
 )
 from .protocol import (
+    ClientCredential,
     ItemTruncateEvent,
     RealtimeConnectOptions,
     ResponseCancelEvent,
@@ -69,6 +72,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _connection_ids = itertools.count(1)
 
+#: ``reopen(credential) -> (request, codec)``: how to open a fresh socket for a reconnect.
+Reopen = Callable[[Optional[ClientCredential]], "tuple[HandshakeRequest, ProviderCodec]"]
+
 _OPCODE_TEXT = ABNF.OPCODE_TEXT
 _OPCODE_BINARY = ABNF.OPCODE_BINARY
 _OPCODE_CONT = ABNF.OPCODE_CONT
@@ -83,6 +89,7 @@ _NORMAL_CLOSE_CODES = frozenset({1000, 1001})
 class _State(Enum):
     CONNECTING = "connecting"
     OPEN = "open"
+    RECONNECTING = "reconnecting"
     CLOSING = "closing"
     CLOSED = "closed"
 
@@ -114,6 +121,8 @@ class ConnectionSettings:
     keepalive: KeepAlive = KeepAlive()
     max_frame_size: Optional[int] = 16 * 1024 * 1024
     send_timeout: float = 10.0
+    reconnect: Optional[ReconnectPolicy] = None
+    on_reconnecting: Optional[ReconnectHook] = None
 
     @classmethod
     def from_options(cls, options: RealtimeConnectOptions) -> "ConnectionSettings":
@@ -124,6 +133,8 @@ class ConnectionSettings:
             keepalive=options.keepalive,
             max_frame_size=options.max_frame_size,
             send_timeout=options.send_timeout,
+            reconnect=options.reconnect,
+            on_reconnecting=options.on_reconnecting,
         )
 
 
@@ -188,6 +199,8 @@ class RealtimeConnection:
         ws: "websocket.WebSocket",
         write_lock: "threading.RLock",
         settings: ConnectionSettings,
+        reopen: Optional[Reopen] = None,
+        connect_timeout: float = 15.0,
     ) -> None:
         self._id = next(_connection_ids)
         self._provider = provider
@@ -203,6 +216,13 @@ class RealtimeConnection:
         self._close_sent = False
         self._close_info: Optional[CloseInfo] = None
         self._reader_done = threading.Event()
+        # Set by close(): wakes a reconnect backoff at once.
+        self._close_event = threading.Event()
+        self._reopen = reopen
+        self._connect_timeout = connect_timeout
+        self._reconnect_attempt = 0
+        self._previous_session_id: Optional[str] = None
+        self._handshake_deadline: Optional[float] = None
         self._pending_failure: Optional[KernlRealtimeError] = None
 
         self._handshake_done = threading.Event()
@@ -258,6 +278,7 @@ class RealtimeConnection:
         codec: ProviderCodec,
         options: RealtimeConnectOptions,
         timeout: float,
+        reopen: Optional[Reopen] = None,
     ) -> "RealtimeConnection":
         """Open the socket, run the handshake and return a confirmed connection.
 
@@ -274,7 +295,15 @@ class RealtimeConnection:
         write_lock = threading.RLock()
         ws = open_websocket(request, timeout, max_frame_size=settings.max_frame_size, write_lock=write_lock)
         ws.sock.settimeout(settings.send_timeout)
-        connection = cls(provider=provider, codec=codec, ws=ws, write_lock=write_lock, settings=settings)
+        connection = cls(
+            provider=provider,
+            codec=codec,
+            ws=ws,
+            write_lock=write_lock,
+            settings=settings,
+            reopen=reopen,
+            connect_timeout=timeout,
+        )
         connection._reader.start()
         try:
             for event in codec.opening_events():
@@ -339,6 +368,8 @@ class RealtimeConnection:
             return TransportStatus.CONNECTING
         if state is _State.CLOSED:
             return TransportStatus.CLOSED
+        if state is _State.RECONNECTING:
+            return TransportStatus.RECONNECTING
         return TransportStatus.CONNECTED
 
     @property
@@ -407,6 +438,11 @@ class RealtimeConnection:
         if kind == "audio.input.append" and self._muted:
             self._stats.muted_audio_dropped += 1
             return
+        if self._state is _State.RECONNECTING:
+            raise ReconnectingError(
+                "the connection is reconnecting; nothing is sent until the 'reconnected' notice "
+                "(the new session does not know the old conversation)"
+            )
         self._send_event(event)
 
     def _send_event(self, event: Any) -> None:
@@ -640,6 +676,7 @@ class RealtimeConnection:
             self._close_requested = True
             if self._state is not _State.CLOSED:
                 self._state = _State.CLOSING
+        self._close_event.set()
         current = threading.current_thread()
         if first:
             logger.debug("%s closing (code %d)", self._log_prefix, code)
@@ -722,25 +759,130 @@ class RealtimeConnection:
     # -- the reader ---------------------------------------------------------------------
 
     def _run_reader(self) -> None:
-        ws = self._ws
         code, reason, error = 1006, "connection dropped without a close frame", None
         try:
-            code, reason = self._read_frames(ws)
+            while True:
+                code, reason, error = self._read_one_socket()
+                if not self._should_reconnect(code, error):
+                    break
+                resumed, failure = self._reconnect(error or ConnectionClosedError(
+                    f"{self._provider} closed the connection (code {code}: {reason or 'no reason'})",
+                    code=code,
+                    reason=reason,
+                ))
+                if not resumed:
+                    if failure is not None and not self._close_requested:
+                        code, reason, error = 1006, f"reconnect failed: {failure}", failure
+                    break
+        finally:
+            self._finish(code, reason, error)
+
+    def _read_one_socket(self) -> "tuple[int, str, Optional[KernlRealtimeError]]":
+        """Read the current socket until it closes; return how it ended."""
+        code, reason, error = 1006, "connection dropped without a close frame", None
+        try:
+            code, reason = self._read_frames(self._ws)
         except FrameTooLargeError as exc:
             code, reason, error = 1009, str(exc), exc
             self._send_close_frame(1009, "frame too large", time.monotonic() + 1.0)
-        except KernlRealtimeError as exc:  # keepalive timeout, failed pong
+        except KernlRealtimeError as exc:  # keepalive timeout, failed pong, reconnect handshake timeout
             code, reason, error = 1006, str(exc), exc
         except (OSError, websocket.WebSocketException) as exc:
             reason = f"connection lost ({exc.__class__.__name__})"
         except Exception as exc:  # noqa: BLE001 - a bug must end the connection loudly, not silently
             logger.exception("%s reader failed unexpectedly", self._log_prefix)
             code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
-        finally:
-            pending = self._pending_failure
-            if pending is not None:
-                code, reason, error = 1006, str(pending), pending
-            self._finish(code, reason, error)
+        pending = self._pending_failure
+        if pending is not None:
+            self._pending_failure = None
+            code, reason, error = 1006, str(pending), pending
+        return code, reason, error
+
+    # -- reconnect (reader thread; its socket is dead, so it delays nothing) -------------------
+
+    def _should_reconnect(self, code: int, error: Optional[KernlRealtimeError]) -> bool:
+        if self._settings.reconnect is None or self._reopen is None or self._close_requested:
+            return False
+        if self._state is _State.CONNECTING and self._reconnect_attempt == 0:
+            return False  # the first handshake failed: connect() reports it
+        return is_recoverable(code, error)
+
+    def _reconnect(self, cause: KernlRealtimeError) -> "tuple[bool, Optional[KernlRealtimeError]]":
+        """Try to open a new socket per the policy; True once one is open and handshaking.
+
+        Returns:
+            ``(resumed, last_error)``.
+        """
+        policy = self._settings.reconnect
+        assert policy is not None and self._reopen is not None
+        with self._state_lock:
+            if self._close_requested:
+                return False, None
+            if self._state is not _State.RECONNECTING:
+                self._previous_session_id = self._session_id
+                self._state = _State.RECONNECTING
+                self._notify("status", (TransportStatus.RECONNECTING,))
+        self._drop_socket()
+        with self._interrupt_lock:
+            self._playback.reset()
+            self._responding = False
+        last_error: KernlRealtimeError = cause
+        while self._reconnect_attempt < policy.max_attempts:
+            self._reconnect_attempt += 1
+            attempt = ReconnectAttempt(
+                attempt=self._reconnect_attempt, delay=policy.delay(self._reconnect_attempt), error=last_error
+            )
+            credential: Optional[ClientCredential] = None
+            hook = self._settings.on_reconnecting
+            if hook is not None:
+                try:
+                    decision = hook(attempt)
+                except Exception as exc:  # noqa: BLE001 - user code: report and stop reconnecting
+                    logger.exception("%s on_reconnecting hook raised; not reconnecting", self._log_prefix)
+                    error = ReconnectingError(f"on_reconnecting raised {exc!r}; reconnect abandoned")
+                    error.__cause__ = exc
+                    return False, error
+                if decision is False:
+                    return False, last_error
+                if isinstance(decision, ClientCredential):
+                    credential = decision
+            self._notify("reconnecting", (attempt,))
+            logger.debug("%s reconnect attempt %d in %.2f s", self._log_prefix, attempt.attempt, attempt.delay)
+            if self._close_event.wait(attempt.delay):
+                return False, None
+            try:
+                request, codec = self._reopen(credential)
+                ws = open_websocket(
+                    request, self._connect_timeout, max_frame_size=self._settings.max_frame_size, write_lock=self._write_lock
+                )
+            except KernlRealtimeError as exc:
+                last_error = exc
+                if not exc.retriable:
+                    return False, exc
+                continue
+            ws.sock.settimeout(self._settings.send_timeout)
+            with self._state_lock:
+                if self._close_requested:
+                    ws.shutdown()
+                    return False, None
+                with self._write_lock:
+                    self._ws = ws
+                    self._close_sent = False
+                self._codec = codec
+            self._handshake_done.clear()
+            self._handshake_deadline = time.monotonic() + self._connect_timeout
+            self._last_pong_at = time.monotonic()
+            self._ping_sent_at = None
+            for event in codec.opening_events():
+                self._send_event(event)
+            return True, None
+        return False, last_error
+
+    def _drop_socket(self) -> None:
+        try:
+            self._ws.shutdown()
+        except Exception:  # noqa: BLE001 - already broken
+            pass
 
     def _read_frames(self, ws: "websocket.WebSocket") -> "tuple[int, str]":
         wait_readable = _readable_waiter(ws.sock)
@@ -829,37 +971,54 @@ class RealtimeConnection:
         hook = self._bookkeeping.get(event.kind)
         if hook is not None:
             hook(event)
-        if not self._handshake_done.is_set():
-            self._advance_handshake(event)
         if self._pull:
             self._put_pull(event)
         dispatcher = self._dispatcher
         if dispatcher.active:
             while not dispatcher.submit("event", (event,), self._tick):
                 self._on_backpressure()
+        if not self._handshake_done.is_set():
+            # After delivery, so that notices the handshake emits follow the event.
+            self._advance_handshake(event)
 
     def _advance_handshake(self, event: Any) -> None:
         if event.kind == "session.error":
-            error = event.error
-            self._handshake_error = error if isinstance(error, ServerError) else ServerError(str(error))
+            error = event.error if isinstance(event.error, ServerError) else ServerError(str(event.error))
+            if self._state is _State.RECONNECTING:
+                raise error  # the new session was rejected: ends this reconnect
+            self._handshake_error = error
             self._handshake_done.set()
             return
         step = self._codec.handshake_step(event)
         for client_event in step.send:
             self._send_event(client_event)
-        if step.done:
-            with self._state_lock:
-                if self._state is _State.CONNECTING:
-                    self._state = _State.OPEN
-            self._handshake_done.set()
-            self._notify("status", (TransportStatus.CONNECTED,))
+        if not step.done:
+            return
+        with self._state_lock:
+            reconnected = self._state is _State.RECONNECTING
+            if self._state in (_State.CONNECTING, _State.RECONNECTING):
+                self._state = _State.OPEN
+        self._handshake_deadline = None
+        self._handshake_done.set()
+        self._notify("status", (TransportStatus.CONNECTED,))
+        if reconnected:
+            notice = ConnectionReconnected(
+                attempt=self._reconnect_attempt,
+                previous_session_id=self._previous_session_id,
+                session_id=self._session_id,
+            )
+            self._reconnect_attempt = 0
+            logger.debug("%s reconnected; server-side conversation state was lost", self._log_prefix)
+            self._notify("reconnected", (notice,))
+            if self._pull:
+                self._put_pull(notice)
 
     # -- bookkeeping (reader thread) ------------------------------------------------------
 
     def _on_session_info(self, event: Any) -> None:
         session = event.session
         self._session = session
-        if event.kind == "session.created" and self._session_id is None:
+        if event.kind == "session.created":
             self._session_id = session.id
         audio = session.config.audio if session.config is not None else None
         if audio is not None and audio.output_format is not None:
@@ -894,6 +1053,9 @@ class RealtimeConnection:
     def _check_keepalive(self, now: float) -> None:
         keepalive = self._keepalive
         self._next_keepalive_check = now + self._tick
+        deadline = self._handshake_deadline
+        if deadline is not None and now > deadline:
+            raise ConnectTimeout(f"{self._provider} did not confirm the new session after reconnecting")
         if not keepalive.enabled or self._close_requested:
             return
         sent_at = self._ping_sent_at
@@ -951,7 +1113,7 @@ class RealtimeConnection:
             )
         elif error is not None and not isinstance(error, ConnectionClosed) and initiator == "error":
             cause = error
-            error = ConnectionClosedError(f"the connection failed: {cause}", code=code, reason=reason)
+            error = ConnectionClosedError(f"the connection failed: {reason}", code=code, reason=reason)
             error.__cause__ = cause
         self._close_info = CloseInfo(initiator=initiator, code=code, reason=reason, error=error)
         try:

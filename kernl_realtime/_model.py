@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import ClassVar, Optional, Tuple
 
 from ._codec import HandshakeRequest, ProviderCodec
@@ -72,8 +73,17 @@ class RealtimeModel(ABC):
             self._check_credential(options.credential)
         request = self._handshake_request(options)
         codec = self._create_codec(options)
+
+        def reopen(credential: Optional[ClientCredential]) -> Tuple[HandshakeRequest, ProviderCodec]:
+            # A reconnect opens a new session: fresh codec state, same config, and the
+            # hook's fresh credential if it gave one.
+            reopened = replace(options, credential=credential) if credential is not None else options
+            if reopened.credential is not None:
+                self._check_credential(reopened.credential)
+            return self._handshake_request(reopened), self._create_codec(reopened)
+
         return RealtimeConnection.open(
-            provider=self.provider, request=request, codec=codec, options=options, timeout=float(timeout)
+            provider=self.provider, request=request, codec=codec, options=options, timeout=float(timeout), reopen=reopen
         )
 
     def _check_credential(self, credential: ClientCredential) -> None:

@@ -16,6 +16,7 @@ The hierarchy::
     │   ├── RequestTimeout                  (also TimeoutError) REST request timed out
     │   ├── SendTimeout                     (also TimeoutError) peer stopped reading; send gave up
     │   ├── KeepAliveTimeout                (also TimeoutError) peer stopped answering pings
+    │   ├── ReconnectingError               a send while the connection is reconnecting
     │   └── ConnectionClosed                the connection is closed (carries code, reason)
     │       ├── ConnectionClosedOK          normal close (1000 / 1001 by us)
     │       └── ConnectionClosedError       abnormal close (1006, 1011, ...)
@@ -51,6 +52,7 @@ __all__ = [
     "RequestTimeout",
     "SendTimeout",
     "KeepAliveTimeout",
+    "ReconnectingError",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
@@ -137,6 +139,15 @@ class SendTimeout(TransportError, TimeoutError):
 
 class KeepAliveTimeout(TransportError, TimeoutError):
     """The peer did not answer a ping within the keepalive timeout."""
+
+
+class ReconnectingError(TransportError):
+    """The connection is reconnecting (or gave up reconnecting); the event was not sent.
+
+    Sends are refused, not buffered, while reconnecting: the new session does not know
+    the old conversation, so replaying queued events could act on lost context.
+    Wait for the ``reconnected`` notice, then re-establish what you need.
+    """
 
 
 class ConnectionClosed(TransportError):

@@ -49,6 +49,8 @@ class Peer:
         self.request_headers = dict(connection.request.headers.raw_items()) if connection.request else {}
         self.path = connection.request.path if connection.request else ""
         self.done = threading.Event()
+        # With auto_update a background thread reads the socket; the test reads here.
+        self.inbox: "Optional[queue.Queue[str]]" = None
 
     def send(self, message: Any) -> None:
         """Send a dict as JSON text, or a str/bytes frame as is."""
@@ -56,6 +58,8 @@ class Peer:
 
     def recv_json(self, timeout: float = 5.0) -> Dict[str, Any]:
         """The next client message, parsed."""
+        if self.inbox is not None:
+            return json.loads(self.inbox.get(timeout=timeout))
         return json.loads(self.connection.recv(timeout=timeout))
 
     def recv_until(self, type_: str, timeout: float = 5.0) -> Dict[str, Any]:
@@ -123,6 +127,7 @@ class ScriptedServer:
         for message in self.greeting:
             connection.send(json.dumps(message))
         if self.auto_update:
+            peer.inbox = queue.Queue()
             threading.Thread(target=self._answer_updates, args=(peer,), name="test-auto-update", daemon=True).start()
         self.peers.put(peer)
         # Keep the connection open until the test closes or drops it, or the client leaves.
@@ -133,8 +138,10 @@ class ScriptedServer:
     def _answer_updates(self, peer: Peer) -> None:
         try:
             while not peer.done.is_set():
-                message = peer.recv_json(timeout=30)
-                if message.get("type") == "session.update":
+                raw = peer.connection.recv(timeout=30)
+                assert peer.inbox is not None
+                peer.inbox.put(raw)
+                if json.loads(raw).get("type") == "session.update":
                     peer.send(session_updated())
         except Exception:  # noqa: BLE001 - the connection ended
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from kernl_realtime._settings import KeepAlive, ReconnectPolicy
 from kernl_realtime.protocol._config import RealtimeSessionConfig, SessionResumeConfig
@@ -42,6 +42,9 @@ class RealtimeConnectOptions(Validated):
         keepalive: Ping-based dead-peer detection (on by default).
         reconnect: Reconnect after recoverable disconnects (None: off, the default,
             because the provider's conversation state does not survive a reconnect).
+        on_reconnecting: Called as ``fn(ReconnectAttempt)`` on the reader thread before
+            each reconnect attempt; return a fresh ``ClientCredential`` to use it, False to
+            give up, or None to go on.
     """
 
     session_config: Optional[RealtimeSessionConfig] = None
@@ -55,6 +58,7 @@ class RealtimeConnectOptions(Validated):
     send_timeout: PositiveFloat = 10.0
     keepalive: KeepAlive = KeepAlive()
     reconnect: Optional[ReconnectPolicy] = None
+    on_reconnecting: Optional[Callable[..., Any]] = None
 
 
 @dataclass(frozen=True)
