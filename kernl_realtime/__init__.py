@@ -4,7 +4,8 @@ Every public name is importable from here; providers live in
 ``kernl_realtime.providers`` (``from kernl_realtime.providers import openai``).
 """
 
-import logging
+from logging import NullHandler as _NullHandler
+from logging import getLogger as _getLogger
 
 from ._connection import CloseInfo, RealtimeConnection
 from ._model import RealtimeModel
@@ -238,5 +239,5 @@ __all__ = [
 ]
 
 # The library never configures logging; applications do (see enable_debug_logging()).
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_getLogger(__name__).addHandler(_NullHandler())
 

@@ -17,7 +17,8 @@ __all__ = ["enable_debug_logging", "redact_url", "summarize_message", "REDACTED"
 REDACTED = "***"
 
 # Wire fields that carry base64 audio; their payloads are replaced by a size in logs.
-_AUDIO_FIELDS = frozenset({"audio", "delta", "user_audio_chunk", "data"})
+# ("delta" carries audio only in audio events; transcript deltas stay readable.)
+_AUDIO_FIELDS = frozenset({"audio", "user_audio_chunk", "data"})
 # Wire fields that carry secrets; their values never reach a log line.
 _SECRET_FIELDS = frozenset({"value", "token", "api_key", "client_secret", "signed_url", "url", "key"})
 _SECRET_PATTERN = re.compile(r"(openai-insecure-api-key\.|xai-client-secret\.|Bearer\s+)\S+")
@@ -45,16 +46,18 @@ def redact_text(text: str) -> str:
     return _SECRET_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
 
 
-def _summarize(value: Any, key: Optional[str] = None) -> Any:
+def _summarize(value: Any, key: Optional[str] = None, audio_delta: bool = False) -> Any:
     if isinstance(value, dict):
-        return {k: _summarize(v, k) for k, v in value.items()}
+        is_audio = "audio.delta" in str(value.get("type", ""))
+        return {k: _summarize(v, k, is_audio) for k, v in value.items()}
     if isinstance(value, list):
         return [_summarize(v) for v in value]
     if isinstance(value, str):
         if key in _SECRET_FIELDS:
             return REDACTED
-        if key in _AUDIO_FIELDS and len(value) > 64:
+        if (key in _AUDIO_FIELDS or (audio_delta and key == "delta")) and len(value) > 32:
             return f"<{len(value)} chars base64>"
+        return redact_text(value)
     return value
 
 

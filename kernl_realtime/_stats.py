@@ -7,6 +7,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Deque, Optional, Tuple
 
+from dataclasses_json import DataClassJsonMixin
+
 __all__ = ["ConnectionStats", "StatsRecorder"]
 
 # Events/s is averaged over this many whole seconds.
@@ -14,8 +16,10 @@ _RATE_WINDOW = 5
 
 
 @dataclass(frozen=True)
-class ConnectionStats:
+class ConnectionStats(DataClassJsonMixin):
     """A point-in-time snapshot of one connection's figures.
+
+    ``to_dict()``/``to_json()`` give a form ready for logs, metrics or plots.
 
     Attributes:
         events_received: Server messages received.
