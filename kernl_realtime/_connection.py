@@ -150,23 +150,29 @@ class _Raise:
 _END = object()
 
 
-def _readable_waiter(sock: Any) -> Callable[[float], bool]:
-    """Return ``wait(timeout) -> bool``: True when ``sock`` has data (or EOF/error) to read."""
-    pending = getattr(sock, "pending", None)  # TLS sockets buffer decrypted bytes
+def _readable_waiter(ws: "websocket.WebSocket") -> Callable[[float], bool]:
+    """Return ``wait(timeout) -> bool``: True when there is data (or EOF/error) to read.
+
+    Bytes already buffered (by our receiver, or decrypted by TLS) count as readable
+    without a system call.
+    """
+    sock = ws.sock
+    receiver = ws.frame_buffer.receiver
+    tls_pending = getattr(sock, "pending", None)
     if hasattr(select, "poll"):
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
         poll = poller.poll
 
         def wait(timeout: float) -> bool:
-            if pending is not None and pending():
+            if receiver.pending or (tls_pending is not None and tls_pending()):
                 return True
             return bool(poll(timeout * 1000.0))
 
         return wait
 
     def wait_select(timeout: float) -> bool:  # pragma: no cover - platforms without poll()
-        if pending is not None and pending():
+        if receiver.pending or (tls_pending is not None and tls_pending()):
             return True
         readable, _, _ = select.select([sock], [], [], timeout)
         return bool(readable)
@@ -885,7 +891,7 @@ class RealtimeConnection:
             pass
 
     def _read_frames(self, ws: "websocket.WebSocket") -> "tuple[int, str]":
-        wait_readable = _readable_waiter(ws.sock)
+        wait_readable = _readable_waiter(ws)
         recv_frame = ws.frame_buffer.recv_frame
         cont_frame = ws.cont_frame
         handle = self._handle_message
@@ -1030,12 +1036,14 @@ class RealtimeConnection:
             self._playback.on_audio(event.item_id, event.audio, time.monotonic())
 
     def _on_response_created(self, event: Any) -> None:
-        self._responding = True
+        with self._interrupt_lock:
+            self._responding = True
 
     def _on_response_done(self, event: Any) -> None:
         # Keep the playback estimate: audio usually arrives faster than real time, so
         # it may still be playing after response.done and still need truncating.
-        self._responding = False
+        with self._interrupt_lock:
+            self._responding = False
 
     def _on_speech_started(self, event: Any) -> None:
         self._interrupt(played_ms=None, server_cancels=self._server_cancels_on_speech())

@@ -26,28 +26,57 @@ from .exceptions import (
     ServiceUnavailableError,
 )
 
-__all__ = ["open_websocket", "status_error", "WebSocketFactory"]
+__all__ = ["open_websocket", "status_error", "BufferedReceiver"]
 
-#: ``(request, timeout) -> WebSocket``: the seam for alternative socket implementations.
-WebSocketFactory = Callable[[HandshakeRequest, float], "websocket.WebSocket"]
+class BufferedReceiver:
+    """Reads the socket in large chunks and serves websocket-client's small reads.
 
-
-class _LimitedFrameBuffer(frame_buffer):  # type: ignore[misc]
-    """websocket-client's frame reader, refusing frames larger than ``max_size`` bytes.
-
-    The check runs as soon as the frame header's length is known, before the payload
-    is read, so a huge frame cannot exhaust memory.
+    websocket-client reads each frame with two or three ``recv()`` calls (header,
+    length, payload). During a burst one 64 KiB read holds dozens of frames, so this
+    turns most of those system calls into slices of a buffer. ``pending`` tells the
+    reader whether it can skip waiting on the socket.
     """
 
-    def __init__(self, recv_fn: Callable[[int], bytes], max_size: int) -> None:
-        # skip_utf8_validation=True: the reader decodes text with json.loads/str, which
+    __slots__ = ("_raw_recv", "_buffer", "_position")
+
+    _CHUNK = 65536
+
+    def __init__(self, raw_recv: Callable[[int], bytes]) -> None:
+        self._raw_recv = raw_recv
+        self._buffer = b""
+        self._position = 0
+
+    @property
+    def pending(self) -> bool:
+        """True when buffered bytes are waiting to be parsed."""
+        return self._position < len(self._buffer)
+
+    def __call__(self, size: int) -> bytes:
+        position = self._position
+        buffer = self._buffer
+        if position >= len(buffer):
+            buffer = self._buffer = self._raw_recv(self._CHUNK)
+            position = 0
+        chunk = buffer[position : position + size]
+        self._position = position + len(chunk)
+        return chunk
+
+
+class _FrameReader(frame_buffer):  # type: ignore[misc]
+    """websocket-client's frame reader over a :class:`BufferedReceiver`, refusing frames
+    larger than ``max_size`` bytes as soon as the header's length is known (before the
+    payload is read, so a huge frame cannot exhaust memory)."""
+
+    def __init__(self, receiver: BufferedReceiver, max_size: Optional[int]) -> None:
+        # skip_utf8_validation=True: the reader decodes text with json.loads, which
         # validates UTF-8 in C; websocket-client's pure-Python check costs ~13x more.
-        super().__init__(recv_fn, True)
+        super().__init__(receiver, True)
+        self.receiver = receiver
         self.max_size = max_size
 
     def recv_length(self) -> None:
         super().recv_length()
-        if self.length is not None and self.length > self.max_size:
+        if self.max_size is not None and self.length is not None and self.length > self.max_size:
             raise FrameTooLargeError(f"incoming frame of {self.length} bytes exceeds max_frame_size={self.max_size}")
 
 
@@ -91,8 +120,7 @@ def open_websocket(
     """
     ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
     ws.lock = write_lock
-    if max_frame_size is not None:
-        ws.frame_buffer = _LimitedFrameBuffer(ws._recv, max_frame_size)
+    ws.frame_buffer = _FrameReader(BufferedReceiver(ws._recv), max_frame_size)
     where = redact_url(request.url)
     header = [f"{name}: {value}" for name, value in request.headers.items()]
     try:
