@@ -11,13 +11,15 @@ quirks of individual events).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from ._codec import ProviderCodec, WireMessage
 from .exceptions import ConfigurationError, ServerError, UnsupportedEventError
 from .protocol import (
+    AudioConfig,
     AudioFormat,
     AudioInputClearedEvent,
     AudioInputCommittedEvent,
@@ -29,6 +31,7 @@ from .protocol import (
     ItemDeletedEvent,
     ItemTruncatedEvent,
     Message,
+    ProviderDefinedToolSpec,
     RealtimeResponseConfig,
     RealtimeSessionConfig,
     RealtimeUsage,
@@ -70,6 +73,9 @@ __all__ = [
     "encode_item",
     "decode_item",
     "encode_tool_output",
+    "encode_transcription",
+    "decode_transcription",
+    "deep_merge",
     "lenient",
 ]
 
@@ -122,12 +128,22 @@ def decode_audio_format(wire: Any) -> Optional[AudioFormat]:
     return lenient(lambda: AudioFormat(mime_type=wire["type"], sample_rate=wire.get("rate")))
 
 
-def encode_tools(tools: Sequence[Any]) -> List[Dict[str, Any]]:
-    """Function tool specs → wire tools; provider-defined tools are not ours to send."""
+def encode_tools(tools: Sequence[Any], *, hosted_by: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Tool specs → wire tools.
+
+    Function tools are always sent. A provider-defined tool (``id`` ``"<provider>.<name>"``)
+    is sent as ``{"type": <name>, **args}`` only when ``hosted_by`` names its provider
+    (xAI runs ``web_search``, ``x_search``, ... itself); others are not ours to send.
+    """
     wire = []
     for tool in tools:
         if tool.kind != "function":
-            logger.debug("not sending provider-defined tool %r: providers run those themselves", tool.name)
+            if hosted_by is not None and tool.id.startswith(hosted_by + "."):
+                hosted: Dict[str, Any] = {"type": tool.name}
+                hosted.update(tool.args)
+                wire.append(hosted)
+            else:
+                logger.debug("not sending provider-defined tool %r: this provider does not host it", tool.id)
             continue
         entry: Dict[str, Any] = {"type": "function", "name": tool.name, "parameters": tool.parameters}
         if tool.description is not None:
@@ -136,12 +152,20 @@ def encode_tools(tools: Sequence[Any]) -> List[Dict[str, Any]]:
     return wire
 
 
-def decode_tools(wire: Any) -> Optional[List[Any]]:
-    """Wire tools → ``FunctionToolSpec`` list (non-function tools are skipped)."""
+def decode_tools(wire: Any, *, hosted_by: Optional[str] = None) -> Optional[List[Any]]:
+    """Wire tools → tool specs: functions, and the provider's hosted tools when
+    ``hosted_by`` is given (as ``ProviderDefinedToolSpec``); other entries are skipped."""
     if not isinstance(wire, list):
         return None
-    tools = []
+    tools: List[Any] = []
     for entry in wire:
+        if hosted_by is not None and isinstance(entry, dict) and entry.get("type") not in (None, "function"):
+            args = {k: v for k, v in entry.items() if k != "type"}
+            hosted = lenient(
+                lambda e=entry, a=args: ProviderDefinedToolSpec(id=f"{hosted_by}.{e['type']}", name=e["type"], args=a)
+            )
+            if hosted is not None:
+                tools.append(hosted)
         if isinstance(entry, dict) and entry.get("type") == "function":
             tool = lenient(
                 lambda e=entry: FunctionToolSpec(
@@ -183,6 +207,9 @@ def _encode_part(part: Any, role: str) -> Dict[str, Any]:
         return {"type": "output_text" if role == "assistant" else "input_text", "text": part.text}
     if kind == "file" and part.mime_type.startswith("audio/") and isinstance(part.data, str):
         return {"type": "input_audio", "audio": part.data}
+    if kind == "file" and part.mime_type.startswith("audio/") and isinstance(part.data, (bytes, bytearray)):
+        # FilePart accepts raw bytes; the wire wants base64 text.
+        return {"type": "input_audio", "audio": base64.b64encode(part.data).decode("ascii")}
     if kind == "data":
         return {"type": "input_text", "text": json.dumps(part.data, separators=(",", ":"), default=str)}
     raise UnsupportedEventError(
@@ -258,22 +285,47 @@ def decode_usage(wire: Any) -> Optional[RealtimeUsage]:
     )
 
 
-def decode_transcription(wire: Any) -> Optional[InputTranscriptionConfig]:
-    """Wire input-transcription settings → ``InputTranscriptionConfig``."""
+def decode_transcription(
+    wire: Any, *, language_field: str = "language", prompt_field: Optional[str] = "prompt"
+) -> Optional[InputTranscriptionConfig]:
+    """Wire input-transcription settings → ``InputTranscriptionConfig``.
+
+    Args:
+        wire: The ``transcription`` object.
+        language_field: Wire name of the language hint (xAI: ``language_hint``).
+        prompt_field: Wire name of the prompt, or None where there is none.
+    """
     if not isinstance(wire, dict) or not isinstance(wire.get("model"), str):
         return None
+    prompt = wire.get(prompt_field) if prompt_field is not None else None
     return lenient(
-        lambda: InputTranscriptionConfig(model=wire["model"], language=wire.get("language"), prompt=wire.get("prompt"))
+        lambda: InputTranscriptionConfig(model=wire["model"], language=wire.get(language_field), prompt=prompt)
     )
 
 
-def encode_transcription(config: InputTranscriptionConfig) -> Dict[str, Any]:
-    """``InputTranscriptionConfig`` → wire ``{"model", "language"?, "prompt"?}``."""
+def encode_transcription(
+    config: InputTranscriptionConfig,
+    *,
+    language_field: str = "language",
+    prompt_field: Optional[str] = "prompt",
+    provider: str = "this provider",
+) -> Dict[str, Any]:
+    """``InputTranscriptionConfig`` → wire ``{"model", <language_field>?, <prompt_field>?}``.
+
+    Raises:
+        ConfigurationError: A prompt was given but the provider's transcription takes none.
+    """
     wire: Dict[str, Any] = {"model": config.model}
     if config.language is not None:
-        wire["language"] = config.language
+        wire[language_field] = config.language
     if config.prompt is not None:
-        wire["prompt"] = config.prompt
+        if prompt_field is None:
+            raise ConfigurationError(
+                f"input_transcription.prompt: {provider} transcription takes no prompt; "
+                "leave it unset (provider_options can pass provider-specific hints)",
+                field="input_transcription.prompt",
+            )
+        wire[prompt_field] = config.prompt
     return wire
 
 
@@ -307,16 +359,70 @@ def encode_voice_id(voice: VoiceConfig) -> str:
     return voice.voice_id
 
 
+def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
+    """``base`` updated with ``extra``, merging nested objects instead of replacing them.
+
+    ``provider_options={"openai": {"audio": {"input": {"noise_reduction": ...}}}}`` must add
+    one knob, not wipe the formats, voice and turn detection encoded from the config.
+    """
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _object(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+_DEFAULT_PCM_RATE = 24000
+_G711_RATE = 8000
+_G711_TYPES = ("audio/pcmu", "audio/pcma")
+
+
 # -- the codec --------------------------------------------------------------------------
 
 
 class DialectCodec(ProviderCodec):
     """A :class:`ProviderCodec` for OpenAI-style realtime APIs.
 
-    Subclasses implement :meth:`encode_session`, :meth:`decode_session_config`,
-    :meth:`session_id` and may extend :attr:`decoders` (per instance) or override
-    :meth:`encode_response_config` for their quirks.
+    The event tables, the session encoder and decoder and the response encoder live
+    here once. A provider describes where its session shape differs with the class
+    attributes below; it may also extend :attr:`decoders` (per instance) or override a
+    hook (:meth:`encode_voice`, :meth:`session_id`) for a quirk that is its own.
+
+    Thread contract: as :class:`ProviderCodec`. Decoding state (the session id, partial
+    transcripts, the text event name in use) is touched only by the reader thread.
     """
+
+    #: Provider name in error messages, e.g. ``"OpenAI Realtime"``.
+    display_name: ClassVar[str] = ""
+    #: ``session.type`` to send (OpenAI GA: ``"realtime"``); None sends none.
+    session_type: ClassVar[Optional[str]] = None
+    #: True: voice under ``audio.output.voice`` and turn detection under
+    #: ``audio.input.turn_detection`` (OpenAI GA); False: both top-level (xAI).
+    nested_audio_settings: ClassVar[bool] = True
+    #: Wire value of ``turn_detection`` for manual turns (GA: ``null``).
+    manual_turn_detection: ClassVar[Optional[Mapping[str, Any]]] = None
+    #: Session and ``response.create`` field holding the output modalities.
+    modalities_field: ClassVar[str] = "output_modalities"
+    #: The provider takes exactly one output modality (``audio`` includes the transcript).
+    single_output_modality: ClassVar[bool] = False
+    #: PCM16 sample rates the provider accepts (24000 is the default when none is given).
+    pcm_rates: ClassVar[Tuple[int, ...]] = (_DEFAULT_PCM_RATE,)
+    #: Inclusive bounds of ``voice.speed``.
+    speed_range: ClassVar[Tuple[float, float]] = (0.25, 1.5)
+    #: Voice ids the provider knows, lower case; None accepts any id.
+    known_voices: ClassVar[Optional[FrozenSet[str]]] = None
+    #: Send ``tool_choice: "auto"`` when tools are given without a choice (kernl upstream).
+    implicit_tool_choice: ClassVar[bool] = False
+    #: Send provider-defined tools whose id is ``"<provider>.<name>"`` (the provider runs them).
+    hosts_tools: ClassVar[bool] = False
+    #: Wire names of the transcription language hint and prompt (None: no prompt).
+    transcription_fields: ClassVar[Tuple[str, Optional[str]]] = ("language", "prompt")
 
     def __init__(self, session_config: Optional[RealtimeSessionConfig] = None) -> None:
         super().__init__(session_config)
@@ -352,16 +458,13 @@ class DialectCodec(ProviderCodec):
             "response.output_audio.done": lambda m: (
                 AudioOutputDoneEvent(response_id=m["response_id"], item_id=m["item_id"]),
             ),
-            "response.output_audio_transcript.delta": lambda m: (
-                TranscriptOutputDeltaEvent(response_id=m["response_id"], item_id=m["item_id"], delta=m["delta"]),
-            ),
+            "response.output_audio_transcript.delta": self._decode_output_transcript_delta,
             "response.output_audio_transcript.done": self._decode_output_transcript_done,
-            "response.output_text.delta": lambda m: (
-                TextOutputDeltaEvent(response_id=m["response_id"], item_id=m["item_id"], delta=m["delta"]),
-            ),
-            "response.output_text.done": lambda m: (
-                TextOutputEvent(response_id=m["response_id"], item_id=m["item_id"], text=m.get("text") or ""),
-            ),
+            "response.output_text.delta": self._decode_text_delta,
+            "response.output_text.done": self._decode_text_done,
+            # Beta names: retired by OpenAI, sent by xAI next to the GA names (see _is_duplicate_text).
+            "response.text.delta": self._decode_text_delta,
+            "response.text.done": self._decode_text_done,
             "response.output_item.added": self._decode_output_item_added,
             "response.function_call_arguments.delta": lambda m: (
                 ToolDeltaEvent(call_id=m["call_id"], delta=m["delta"]),
@@ -371,6 +474,13 @@ class DialectCodec(ProviderCodec):
             ),
         }
         self.current_session_id: Optional[str] = None
+        # "response.output_text" or "response.text": whichever the server used first.
+        self._text_family: Optional[str] = None
+        # (stream, item_id) -> (response_id, deltas so far), for done events without the full text.
+        self._partial: Dict[Tuple[str, str], Tuple[str, List[str]]] = {}
+        if session_config is not None:
+            # Encode once now, so a config this provider cannot take fails before any network I/O.
+            self.encode_session(session_config)
 
     # -- decoding ---------------------------------------------------------------------
 
@@ -397,6 +507,11 @@ class DialectCodec(ProviderCodec):
         return (SessionErrorEvent(error=server_error),)
 
     def _decode_session_created(self, message: WireMessage) -> Sequence[Any]:
+        if self.current_session_id is not None:
+            # A session is created once. xAI announces it twice (conversation.created, then
+            # session.created on newer servers, in either order): the first one wins and the
+            # other arrives raw, so connect()'s handshake sees exactly one session.created.
+            return (UnknownEvent(type=message["type"], data=message),)
         session = message.get("session") or {}
         session_id = self.session_id(message)
         self.current_session_id = session_id
@@ -417,14 +532,65 @@ class DialectCodec(ProviderCodec):
         response = message.get("response") or {}
         status = _RESPONSE_STATUS.get(response.get("status"), ResponseStatus.FAILED)
         usage = decode_usage(response.get("usage")) or decode_usage(message.get("usage"))
-        return (ResponseDoneEvent(response_id=response.get("id", ""), status=status, usage=usage),)
+        response_id = response.get("id", "")
+        if self._partial:  # items of a cancelled response never get their done event
+            for key in [key for key, (owner, _) in self._partial.items() if owner == response_id]:
+                del self._partial[key]
+        return (ResponseDoneEvent(response_id=response_id, status=status, usage=usage),)
 
-    def _decode_output_transcript_done(self, message: WireMessage) -> Sequence[Any]:
+    def _accumulate(self, stream: str, message: WireMessage) -> None:
+        key = (stream, message["item_id"])
+        entry = self._partial.get(key)
+        if entry is None:
+            entry = self._partial[key] = (message.get("response_id", ""), [])
+        entry[1].append(message["delta"])
+
+    def _take_accumulated(self, stream: str, message: WireMessage) -> str:
+        entry = self._partial.pop((stream, message["item_id"]), None)
+        return "".join(entry[1]) if entry is not None else ""
+
+    def _decode_output_transcript_delta(self, message: WireMessage) -> Sequence[Any]:
+        self._accumulate("transcript", message)
         return (
-            TranscriptOutputEvent(
-                response_id=message["response_id"], item_id=message["item_id"], text=message.get("transcript") or ""
+            TranscriptOutputDeltaEvent(
+                response_id=message["response_id"], item_id=message["item_id"], delta=message["delta"]
             ),
         )
+
+    def _decode_output_transcript_done(self, message: WireMessage) -> Sequence[Any]:
+        # xAI's done event has no transcript (older servers): the deltas are the transcript.
+        accumulated = self._take_accumulated("transcript", message)
+        text = message.get("transcript") or accumulated
+        return (TranscriptOutputEvent(response_id=message["response_id"], item_id=message["item_id"], text=text),)
+
+    def _is_duplicate_text(self, message: WireMessage) -> bool:
+        """True for a text event under the other of its two names.
+
+        xAI sends every text delta/done as both ``response.output_text.*`` and
+        ``response.text.*``. The name the server used first is decoded for the rest of the
+        connection; events under the other name are delivered as ``UnknownEvent`` (so a
+        server that sends only one of the names loses nothing, and one that sends both
+        does not double the text).
+        """
+        family = message["type"].rsplit(".", 1)[0]
+        if self._text_family is None:
+            self._text_family = family
+        return family != self._text_family
+
+    def _decode_text_delta(self, message: WireMessage) -> Sequence[Any]:
+        if self._is_duplicate_text(message):
+            return (UnknownEvent(type=message["type"], data=message),)
+        self._accumulate("text", message)
+        return (
+            TextOutputDeltaEvent(response_id=message["response_id"], item_id=message["item_id"], delta=message["delta"]),
+        )
+
+    def _decode_text_done(self, message: WireMessage) -> Sequence[Any]:
+        if self._is_duplicate_text(message):
+            return (UnknownEvent(type=message["type"], data=message),)
+        accumulated = self._take_accumulated("text", message)
+        text = message.get("text") or accumulated
+        return (TextOutputEvent(response_id=message["response_id"], item_id=message["item_id"], text=text),)
 
     def _decode_output_item_added(self, message: WireMessage) -> Sequence[Any]:
         item = message.get("item") or {}
@@ -441,8 +607,42 @@ class DialectCodec(ProviderCodec):
         return str((created_message.get("session") or {}).get("id") or "")
 
     def decode_session_config(self, session: Dict[str, Any]) -> RealtimeSessionConfig:
-        """The provider's session object → ``RealtimeSessionConfig`` (lenient)."""
-        raise NotImplementedError
+        """The provider's session object → config (values we cannot represent are left out)."""
+        audio = _object(session.get("audio"))
+        audio_in = _object(audio.get("input"))
+        audio_out = _object(audio.get("output"))
+        input_settings = audio_in if self.nested_audio_settings else session
+        output_settings = audio_out if self.nested_audio_settings else session
+        input_format = decode_audio_format(audio_in.get("format"))
+        output_format = decode_audio_format(audio_out.get("format"))
+        voice = output_settings.get("voice")
+        if isinstance(voice, dict):  # custom voices: {"id": "voice_..."}
+            voice = voice.get("id")
+        modalities = session.get(self.modalities_field)
+        language_field, prompt_field = self.transcription_fields
+        fields: Dict[str, Any] = {
+            "instructions": session.get("instructions") if isinstance(session.get("instructions"), str) else None,
+            "modalities": list(modalities) if isinstance(modalities, list) else None,
+            "voice": lenient(lambda: VoiceConfig(voice_id=voice, speed=audio_out.get("speed")))
+            if isinstance(voice, str) and voice
+            else None,
+            "audio": AudioConfig(input_format=input_format, output_format=output_format)
+            if input_format or output_format
+            else None,
+            "turn_detection": decode_turn_detection(input_settings["turn_detection"])
+            if "turn_detection" in input_settings
+            else None,
+            "input_transcription": decode_transcription(
+                audio_in.get("transcription"), language_field=language_field, prompt_field=prompt_field
+            ),
+            "tools": decode_tools(session.get("tools"), hosted_by=self._hosted_by()),
+            "tool_choice": decode_tool_choice(session.get("tool_choice")),
+        }
+        config: Optional[RealtimeSessionConfig] = lenient(lambda: RealtimeSessionConfig(**fields))
+        if config is None:  # one field was unusable: keep the rest
+            usable = {k: v for k, v in fields.items() if lenient(lambda k=k, v=v: RealtimeSessionConfig(**{k: v}))}
+            config = RealtimeSessionConfig(**usable)
+        return config
 
     # -- encoding ---------------------------------------------------------------------
 
@@ -501,9 +701,158 @@ class DialectCodec(ProviderCodec):
         )
 
     def encode_session(self, config: RealtimeSessionConfig) -> Dict[str, Any]:
-        """``RealtimeSessionConfig`` → the provider's ``session`` object."""
-        raise NotImplementedError
+        """``RealtimeSessionConfig`` → the provider's ``session`` object.
+
+        Nothing in ``config`` is silently dropped: a value the provider cannot take raises.
+        ``provider_options[<provider>]`` is deep-merged last, so it can add or override
+        any wire field.
+
+        Raises:
+            ConfigurationError: A value this provider does not accept (naming the field).
+        """
+        session: Dict[str, Any] = {}
+        if self.session_type is not None:
+            session["type"] = self.session_type
+        if config.instructions is not None:
+            session["instructions"] = config.instructions
+        if config.modalities is not None:
+            session[self.modalities_field] = self.encode_modalities(config.modalities, "modalities")
+        audio_input: Dict[str, Any] = {}
+        audio_output: Dict[str, Any] = {}
+        input_settings = audio_input if self.nested_audio_settings else session
+        output_settings = audio_output if self.nested_audio_settings else session
+        if config.audio is not None:
+            if config.audio.input_format is not None:
+                audio_input["format"] = self.encode_format(config.audio.input_format, "audio.input_format")
+            if config.audio.output_format is not None:
+                audio_output["format"] = self.encode_format(config.audio.output_format, "audio.output_format")
+        if config.input_transcription is not None:
+            language_field, prompt_field = self.transcription_fields
+            audio_input["transcription"] = encode_transcription(
+                config.input_transcription,
+                language_field=language_field,
+                prompt_field=prompt_field,
+                provider=self.display_name,
+            )
+        if config.turn_detection is not None:
+            detection = config.turn_detection
+            input_settings["turn_detection"] = (
+                encode_server_vad(detection) if detection.mode == "server_vad" else self._manual_turn_detection()
+            )
+        if config.voice is not None:
+            output_settings["voice"] = self.encode_voice(config.voice.voice_id)
+            speed = config.voice.speed
+            if speed is not None:
+                low, high = self.speed_range
+                if not low <= speed <= high:
+                    raise ConfigurationError(
+                        f"voice.speed: {self.display_name} accepts {low}-{high}, got {speed}", field="voice.speed"
+                    )
+                audio_output["speed"] = speed
+        if audio_input or audio_output:
+            session["audio"] = {}
+            if audio_input:
+                session["audio"]["input"] = audio_input
+            if audio_output:
+                session["audio"]["output"] = audio_output
+        if config.tools is not None:
+            session["tools"] = encode_tools(config.tools, hosted_by=self._hosted_by())
+        if config.tool_choice is not None:
+            session["tool_choice"] = config.tool_choice.kind
+        elif self.implicit_tool_choice and session.get("tools"):
+            session["tool_choice"] = "auto"
+        extra = (config.provider_options or {}).get(self.provider)
+        if extra:
+            session = deep_merge(session, extra)
+        return session
 
     def encode_response_config(self, config: RealtimeResponseConfig) -> Dict[str, Any]:
         """Per-response overrides → the provider's ``response`` object."""
-        raise NotImplementedError
+        response: Dict[str, Any] = {}
+        if config.instructions is not None:
+            response["instructions"] = config.instructions
+        if config.modalities is not None:
+            response[self.modalities_field] = self.encode_modalities(config.modalities, "config.modalities")
+        if config.tools is not None:
+            response["tools"] = encode_tools(config.tools, hosted_by=self._hosted_by())
+        return response
+
+    def _hosted_by(self) -> Optional[str]:
+        return self.provider if self.hosts_tools else None
+
+    def _manual_turn_detection(self) -> Optional[Dict[str, Any]]:
+        manual = self.manual_turn_detection
+        return None if manual is None else dict(manual)
+
+    def encode_modalities(self, modalities: Sequence[str], field: str) -> List[str]:
+        """Output modalities in the provider's form.
+
+        Raises:
+            ConfigurationError: The list is empty.
+        """
+        if not modalities:
+            raise ConfigurationError(
+                f'{field}: {self.display_name} needs an output modality, ["audio"] or ["text"]; got an empty list',
+                field=field,
+            )
+        if self.single_output_modality:
+            return ["audio"] if "audio" in modalities else ["text"]
+        return list(modalities)
+
+    def encode_format(self, audio_format: AudioFormat, field: str) -> Dict[str, Any]:
+        """``AudioFormat`` → wire ``{"type", "rate"?}``, checked against what the provider takes.
+
+        ``bit_depth`` and ``channels`` are not on the wire; a value the wire format cannot
+        carry would otherwise be dropped silently and the audio misread at the other end.
+
+        Raises:
+            ConfigurationError: Unsupported type, rate, bit depth or channel count.
+        """
+        name = self.display_name
+        mime = audio_format.mime_type
+        if audio_format.channels not in (None, 1):
+            raise ConfigurationError(
+                f"{field}.channels: {name} audio is mono, got {audio_format.channels} channels", field=f"{field}.channels"
+            )
+        if mime == "audio/pcm":
+            rate = audio_format.sample_rate if audio_format.sample_rate is not None else _DEFAULT_PCM_RATE
+            if rate not in self.pcm_rates:
+                rates = ", ".join(str(r) for r in self.pcm_rates)
+                raise ConfigurationError(
+                    f"{field}: {name} accepts PCM16 at {rates} Hz only, got {audio_format.sample_rate} Hz "
+                    "(resample, or use audio/pcmu or audio/pcma at 8000 Hz)",
+                    field=field,
+                )
+            if audio_format.bit_depth not in (None, 16):
+                raise ConfigurationError(
+                    f"{field}.bit_depth: {name} PCM is 16-bit, got {audio_format.bit_depth}", field=f"{field}.bit_depth"
+                )
+            return {"type": "audio/pcm", "rate": rate}
+        if mime in _G711_TYPES:
+            if audio_format.sample_rate not in (None, _G711_RATE):
+                raise ConfigurationError(
+                    f"{field}: {mime} (G.711) is 8000 Hz only, got {audio_format.sample_rate} Hz", field=field
+                )
+            return {"type": mime}
+        raise ConfigurationError(
+            f"{field}: {name} does not support {mime!r}; use audio/pcm, audio/pcmu or audio/pcma", field=field
+        )
+
+    def encode_voice(self, voice_id: str) -> Any:
+        """The wire value of a voice id.
+
+        Raises:
+            ConfigurationError: :attr:`known_voices` is set and does not contain the id
+                (compared case-insensitively). Custom voice ids go through
+                ``provider_options``, which is merged after this check.
+        """
+        known = self.known_voices
+        if known is not None and voice_id.lower() not in known:
+            path = "{'audio': {'output': {'voice': ...}}}" if self.nested_audio_settings else "{'voice': ...}"
+            raise ConfigurationError(
+                f"voice.voice_id: {self.display_name} has no voice {voice_id!r}; known voices (any case): "
+                f"{', '.join(sorted(known))}. For a custom voice id pass "
+                f"provider_options={{{self.provider!r}: {path}}} instead",
+                field="voice.voice_id",
+            )
+        return voice_id

@@ -9,7 +9,7 @@ their request bodies.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Dict, Optional, Type
+from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
 
 from ._codec import HandshakeRequest
 from ._dialect import DialectCodec
@@ -38,7 +38,9 @@ class DialectModel(RealtimeModel):
 
     def __init__(self, model_id: str, *, api_key: Optional[str] = None, base_url: Optional[str] = None) -> None:
         super().__init__(model_id)
-        key = api_key if api_key is not None else os.environ.get(self.api_key_env)
+        # An empty environment variable (common in CI templates) means "no key", not a bad one:
+        # the constructor must not raise for a missing key.
+        key = api_key if api_key is not None else (os.environ.get(self.api_key_env) or None)
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise ConfigurationError("api_key must be a non-empty string", field="api_key")
         self._api_key = key
@@ -57,6 +59,7 @@ class DialectModel(RealtimeModel):
 
     def _handshake_request(self, options: RealtimeConnectOptions) -> HandshakeRequest:
         url = websocket_url(self.base_url, "/realtime", self._ws_query())
+        ephemeral = options.credential is not None
         secret = options.credential.token if options.credential is not None else self._api_key
         if not secret:
             raise ConfigurationError(
@@ -64,7 +67,17 @@ class DialectModel(RealtimeModel):
                 "or pass RealtimeConnectOptions(credential=...)",
                 field="api_key",
             )
-        return HandshakeRequest(url=url, headers={"Authorization": f"Bearer {secret}"})
+        headers, subprotocols = self._auth_handshake(secret, ephemeral=ephemeral)
+        return HandshakeRequest(url=url, headers=headers, subprotocols=subprotocols)
+
+    def _auth_handshake(self, secret: str, *, ephemeral: bool) -> Tuple[Mapping[str, str], Sequence[str]]:
+        """Headers and subprotocols that carry ``secret`` on the WebSocket upgrade.
+
+        The default is ``Authorization: Bearer <secret>`` for API keys and ephemeral
+        client secrets alike; a provider that documents another transport for client
+        secrets (xAI: a subprotocol) overrides this.
+        """
+        return {"Authorization": f"Bearer {secret}"}, ()
 
     def _create_codec(self, options: RealtimeConnectOptions) -> DialectCodec:
         return self.codec_class(options.session_config)

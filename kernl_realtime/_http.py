@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from ._logging import redact_url
+from ._logging import REDACTED, redact_url
 from ._transport import status_error
 from .exceptions import ConfigurationError, ConnectError, ProtocolError, RequestTimeout
 from .protocol import ClientCredential
@@ -79,7 +79,8 @@ def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, w
         raise status_error(
             response.status_code,
             f"{what} at {where}",
-            _error_message(response),
+            # Some servers echo the rejected key in their message; it must not reach ours.
+            _error_message(response).replace(api_key, REDACTED),
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     try:

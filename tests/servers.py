@@ -283,3 +283,179 @@ class RawServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+# -- fault-injection helpers (tests/faults) ------------------------------------------------
+
+# Imports of the appended section stay here so the original helpers above are untouched.
+import time  # noqa: E402
+
+from kernl_realtime import (  # noqa: E402
+    AudioInputAppendEvent,
+    ConnectionClosed,
+    KernlRealtimeError,
+    TransportStatus,
+)
+from kernl_realtime.providers import openai  # noqa: E402
+
+__all__ += ["greet", "ClientFrameReader", "Observer", "assert_next_connection_works", "text_delta"]
+
+OPCODE_TEXT = 0x1
+OPCODE_CLOSE = 0x8
+OPCODE_PING = 0x9
+OPCODE_PONG = 0xA
+
+
+def greet(peer: RawPeer) -> None:
+    """:class:`RawServer` behaviour: confirm the session, then stay silent and never read."""
+    peer.send_json(session_created())
+
+
+def text_delta(n: int) -> Dict[str, Any]:
+    """An OpenAI GA ``response.output_text.delta`` whose delta is ``str(n)`` (for order checks)."""
+    return wire("response.output_text.delta", response_id="resp_1", item_id="item_1", delta=str(n))
+
+
+class ClientFrameReader:
+    """Parses the masked frames a client wrote to a :class:`RawPeer`'s socket.
+
+    A RawPeer never reads on its own, so its kernel buffer keeps whatever the client sent
+    until a test reads it here (after the fact, or while watching for pings).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+        self.eof = False
+
+    def next_frame(self, timeout: float) -> Optional["tuple[int, bytes]"]:
+        """The next ``(opcode, unmasked payload)``, or None at timeout or end of stream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            parsed = self._parse()
+            if parsed is not None:
+                return parsed
+            remaining = deadline - time.monotonic()
+            if self.eof or remaining <= 0:
+                return None
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+            self.buffer += chunk
+
+    def frames(self, duration: float) -> List["tuple[int, bytes]"]:
+        """Every frame that arrives within ``duration`` seconds (or until end of stream)."""
+        deadline = time.monotonic() + duration
+        found: List["tuple[int, bytes]"] = []
+        while True:
+            got = self.next_frame(max(0.0, deadline - time.monotonic()))
+            if got is None:
+                return found
+            found.append(got)
+
+    def _parse(self) -> Optional["tuple[int, bytes]"]:
+        data = self.buffer
+        if len(data) < 2:
+            return None
+        opcode = data[0] & 0x0F
+        masked = bool(data[1] & 0x80)
+        length = data[1] & 0x7F
+        offset = 2
+        if length == 126:
+            if len(data) < 4:
+                return None
+            length = struct.unpack("!H", data[2:4])[0]
+            offset = 4
+        elif length == 127:
+            if len(data) < 10:
+                return None
+            length = struct.unpack("!Q", data[2:10])[0]
+            offset = 10
+        mask = b""
+        if masked:
+            if len(data) < offset + 4:
+                return None
+            mask = data[offset : offset + 4]
+            offset += 4
+        if len(data) < offset + length:
+            return None
+        payload = data[offset : offset + length]
+        if masked:
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.buffer = data[offset + length :]
+        return opcode, payload
+
+
+class Observer:
+    """Collects what one connection delivers, either by pulling or by callbacks.
+
+    ``mode="pull"``: no callbacks, so errors are raised by ``recv()`` (the "unhandled
+    puller" path). ``mode="callback"``: ``event``/``error``/``status`` callbacks on a
+    ``pull=False`` connection. Either way :meth:`collect` returns the events and the
+    errors in delivery order once the connection has closed.
+    """
+
+    def __init__(self, conn: Any, mode: str) -> None:
+        self.conn = conn
+        self.mode = mode
+        self.events: List[Any] = []
+        self.errors: List[BaseException] = []
+        self.statuses: List[Any] = []
+        self.closed = threading.Event()
+        if mode == "callback":
+            conn.on("event", self.events.append)
+            conn.on("error", self.errors.append)
+            conn.on("status", self._on_status)
+        elif mode != "pull":
+            raise ValueError(mode)
+
+    def _on_status(self, status: Any) -> None:
+        self.statuses.append(status)
+        if status == TransportStatus.CLOSED:
+            self.closed.set()
+
+    def collect(self, timeout: float = 5.0) -> "tuple[List[Any], List[BaseException]]":
+        """Wait (at most ``timeout``) for the end of the connection; return (events, errors)."""
+        if self.mode == "callback":
+            assert self.closed.wait(timeout), "no 'closed' status notification"
+            return self.events, self.errors
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.events.append(self.conn.recv(timeout=max(0.01, deadline - time.monotonic())))
+            except ConnectionClosed as exc:
+                self.errors.append(exc)
+                break
+            except KernlRealtimeError as exc:
+                self.errors.append(exc)
+        # The end is sticky: every later recv() says closed again.
+        try:
+            self.conn.recv(timeout=0.5)
+        except ConnectionClosed:
+            pass
+        else:  # pragma: no cover - reported by the assertion
+            raise AssertionError("recv() returned an event after the connection ended")
+        return self.events, self.errors
+
+
+def assert_next_connection_works(api_key: str = "sk-test-next") -> None:
+    """Connect to a fresh healthy server and do a full round trip, then close cleanly."""
+    with ScriptedServer() as srv:
+        conn = openai.realtime("gpt-realtime", api_key=api_key, base_url=srv.base_url).connect(timeout=5)
+        try:
+            peer = srv.accept()
+            conn.send(AudioInputAppendEvent(audio="AAAA"))
+            assert peer.recv_json() == {"type": "input_audio_buffer.append", "audio": "AAAA"}
+            peer.send(text_delta(42))
+            assert conn.recv(timeout=5).kind == "session.created"
+            assert conn.recv(timeout=5).delta == "42"
+        finally:
+            conn.close(timeout=2)
+        assert conn.status == TransportStatus.CLOSED
+        assert conn.close_info is not None and conn.close_info.initiator == "client" and conn.close_code == 1000

@@ -1,3 +1,3 @@
-"""Provider implementations. Import one as ``from kernl_realtime.providers import openai``."""
+"""Provider implementations. Import one as ``from kernl_realtime.providers import openai`` (or ``xai``)."""
 
-__all__ = ["openai"]
+__all__ = ["openai", "xai"]

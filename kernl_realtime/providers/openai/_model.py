@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ..._dialect_model import DialectModel
+from ...exceptions import ConfigurationError
 from ...protocol import RealtimeAuthenticateOptions
 from ._codec import OpenAICodec
 
 __all__ = ["OpenAIRealtimeModel", "realtime"]
+
+# POST /realtime/client_secrets accepts expires_after.seconds in this range (default 600).
+_MIN_EXPIRES_IN = 10
+_MAX_EXPIRES_IN = 7200
 
 
 class OpenAIRealtimeModel(DialectModel):
@@ -43,7 +48,15 @@ class OpenAIRealtimeModel(DialectModel):
         session["model"] = self.model_id
         body: Dict[str, Any] = {"session": session}
         if options.expires_in is not None:
-            body["expires_after"] = {"anchor": "created_at", "seconds": int(options.expires_in)}
+            seconds = int(options.expires_in)
+            # Checked here so a bad value fails before the request, not as an HTTP 400.
+            if not _MIN_EXPIRES_IN <= seconds <= _MAX_EXPIRES_IN:
+                raise ConfigurationError(
+                    f"expires_in: OpenAI client secrets live {_MIN_EXPIRES_IN}-{_MAX_EXPIRES_IN} s, "
+                    f"got {options.expires_in:g}",
+                    field="expires_in",
+                )
+            body["expires_after"] = {"anchor": "created_at", "seconds": seconds}
         return body
 
 
