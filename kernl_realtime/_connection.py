@@ -31,7 +31,7 @@ import websocket
 from websocket._abnf import ABNF
 
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
-from ._dispatch import NOTIFICATIONS, Dispatcher, is_error_handled
+from ._dispatch import Dispatcher, is_error_handled
 from ._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty

@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from ._logging import REDACTED, redact_url
-from ._transport import status_error
+from ._logging import redact_url
+from ._transport import error_details, status_error
 from .exceptions import ConfigurationError, ConnectError, ProtocolError, RequestTimeout
 from .protocol import ClientCredential
 
@@ -76,12 +76,13 @@ def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, w
     except requests.RequestException as exc:
         raise ConnectError(f"{what} at {where} failed ({exc.__class__.__name__})") from exc
     if response.status_code >= 400:
+        message, code = error_details(response.text, [api_key])
         raise status_error(
             response.status_code,
             f"{what} at {where}",
-            # Some servers echo the rejected key in their message; it must not reach ours.
-            _error_message(response).replace(api_key, REDACTED),
+            message,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            code=code,
         )
     try:
         payload = response.json()
@@ -93,21 +94,6 @@ def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, w
     if not isinstance(payload, dict):
         raise ProtocolError(f"{what} at {where} answered with JSON that is not an object")
     return payload
-
-
-def _error_message(response: "requests.Response") -> str:
-    """The provider's own error message from an error body, if it has one."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return ""
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-        if isinstance(error, str):
-            return error
-    return ""
 
 
 def mint_client_secret(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, provider: str) -> ClientCredential:

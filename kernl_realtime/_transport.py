@@ -6,16 +6,17 @@ kernl_realtime exceptions (``raise ... from exc``).
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import websocket
 from websocket._abnf import frame_buffer
 
 from ._codec import HandshakeRequest
-from ._logging import redact_url
+from ._logging import REDACTED, redact_text, redact_url
 from .exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -26,7 +27,7 @@ from .exceptions import (
     ServiceUnavailableError,
 )
 
-__all__ = ["open_websocket", "status_error", "BufferedReceiver"]
+__all__ = ["open_websocket", "status_error", "error_details", "BufferedReceiver"]
 
 class BufferedReceiver:
     """Reads the socket in large chunks and serves websocket-client's small reads.
@@ -80,20 +81,51 @@ class _FrameReader(frame_buffer):  # type: ignore[misc]
             raise FrameTooLargeError(f"incoming frame of {self.length} bytes exceeds max_frame_size={self.max_size}")
 
 
-def status_error(status: int, what: str, body: str = "", retry_after: Optional[float] = None) -> APIStatusError:
+def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional[str]]:
+    """The provider's message and code from an HTTP error body, with ``secrets`` masked.
+
+    Understands ``{"error": {"message": ..., "code": ...}}`` and ``{"error": "..."}``;
+    any other body contributes its first 200 characters.
+    """
+    message: str = body[:200]
+    code: Optional[str] = None
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+            raw_code = error.get("code") or error.get("type")
+            code = str(raw_code) if raw_code is not None else None
+        elif isinstance(error, str):
+            message = error
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, REDACTED)
+    return redact_text(message.strip()), code
+
+
+def status_error(
+    status: int, what: str, message: str = "", retry_after: Optional[float] = None, code: Optional[str] = None
+) -> APIStatusError:
     """Map an HTTP error status to the matching exception (message never includes secrets)."""
-    detail = f": {body[:200]}" if body else ""
+    detail = f": {message}" if message else ""
     if status in (401, 403):
         return AuthenticationError(
             f"{what} was rejected with HTTP {status}: the API key or credential is invalid or expired{detail}",
             status_code=status,
+            code=code,
         )
     if status == 429:
         wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-        return RateLimitError(f"{what} was rate limited (HTTP 429){wait}{detail}", retry_after=retry_after)
+        return RateLimitError(f"{what} was rate limited (HTTP 429){wait}{detail}", retry_after=retry_after, code=code)
     if status >= 500:
-        return ServiceUnavailableError(f"{what} failed with HTTP {status} (provider error; retry later){detail}", status_code=status)
-    return APIStatusError(f"{what} failed with HTTP {status}{detail}", status_code=status)
+        return ServiceUnavailableError(
+            f"{what} failed with HTTP {status} (provider error; retry later){detail}", status_code=status, code=code
+        )
+    return APIStatusError(f"{what} failed with HTTP {status}{detail}", status_code=status, code=code)
 
 
 def open_websocket(
@@ -133,8 +165,10 @@ def open_websocket(
         )
     except websocket.WebSocketBadStatusException as exc:
         _close_quietly(ws)
-        body = _body_text(getattr(exc, "resp_body", None))
-        raise status_error(exc.status_code, f"WebSocket upgrade to {where}", body) from None
+        secrets = [value.split(" ", 1)[-1] for value in request.headers.values()]
+        secrets += [protocol.split(".", 1)[1] for protocol in request.subprotocols if "." in protocol]
+        message, code = error_details(_body_text(getattr(exc, "resp_body", None)), secrets)
+        raise status_error(exc.status_code, f"WebSocket upgrade to {where}", message, code=code) from None
     except (websocket.WebSocketTimeoutException, socket.timeout) as exc:
         _close_quietly(ws)
         raise ConnectTimeout(f"WebSocket handshake with {where} timed out after {timeout:g} s") from exc

@@ -11,7 +11,6 @@ from ..._dialect import (
     decode_tools,
     decode_transcription,
     decode_turn_detection,
-    encode_audio_format,
     encode_server_vad,
     encode_tools,
     encode_transcription,
