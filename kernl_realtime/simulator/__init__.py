@@ -1,0 +1,20 @@
+"""An embedded offline server speaking the OpenAI Realtime GA and xAI Grok voice protocols.
+
+Run real client programs, the quickstart and tests without API keys::
+
+    from kernl_realtime.simulator import Simulator
+
+    with Simulator(speed=0) as sim:
+        sim.base_url      # "http://127.0.0.1:<port>/v1"      (OpenAI dialect)
+        sim.xai_base_url  # "http://127.0.0.1:<port>/xai/v1"  (xAI dialect)
+
+From a shell: ``python -m kernl_realtime simulate --port 8765``.
+
+Needs the ``websockets`` package (``pip install 'kernl-realtime[simulator]'``).
+"""
+
+from __future__ import annotations
+
+from ._server import Simulator
+
+__all__ = ["Simulator"]
