@@ -3,10 +3,11 @@
 OpenAI Realtime (GA) and xAI's Grok voice API use the same ``"type"``-discriminated
 JSON events for almost everything: audio buffers, conversation items, responses,
 transcripts, tool calls and errors. This module holds that common ground once:
-the event tables in both directions, the item codec, tool and audio-format
-encoders, and lenient session decoding helpers. A provider subclasses
-:class:`DialectCodec` and supplies only what is genuinely its own (session shape,
-quirks of individual events).
+the event tables in both directions, the item and tool codecs, and the session
+encoder and decoder with their format/voice/speed checks. A provider subclasses
+:class:`DialectCodec`, describes where its session shape differs with class
+attributes (voice placement, manual-turn value, PCM rates, ...) and writes code
+only for quirks that are genuinely its own.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ from .protocol import (
 __all__ = [
     "DialectCodec",
     "Decoder",
-    "encode_audio_format",
     "decode_audio_format",
     "encode_tools",
     "decode_tools",
@@ -111,14 +111,6 @@ def lenient(build: Callable[[], Any]) -> Any:
 
 
 # -- shared encoders / decoders ------------------------------------------------------------
-
-
-def encode_audio_format(audio_format: AudioFormat) -> Dict[str, Any]:
-    """``AudioFormat`` → ``{"type": mime, "rate": hz}`` (rate omitted when unknown)."""
-    wire: Dict[str, Any] = {"type": audio_format.mime_type}
-    if audio_format.sample_rate is not None:
-        wire["rate"] = audio_format.sample_rate
-    return wire
 
 
 def decode_audio_format(wire: Any) -> Optional[AudioFormat]:
@@ -354,11 +346,6 @@ def decode_turn_detection(wire: Any) -> Optional[TurnDetectionConfig]:
     )
 
 
-def encode_voice_id(voice: VoiceConfig) -> str:
-    """The wire voice name of a ``VoiceConfig``."""
-    return voice.voice_id
-
-
 def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
     """``base`` updated with ``extra``, merging nested objects instead of replacing them.
 
@@ -514,8 +501,9 @@ class DialectCodec(ProviderCodec):
             return (UnknownEvent(type=message["type"], data=message),)
         session = message.get("session") or {}
         session_id = self.session_id(message)
-        self.current_session_id = session_id
-        return (SessionCreatedEvent(session=SessionInfo(id=session_id, config=self.decode_session_config(session))),)
+        info = SessionInfo(id=session_id, config=self.decode_session_config(session))
+        self.current_session_id = session_id  # only once the event is valid
+        return (SessionCreatedEvent(session=info),)
 
     def _decode_session_updated(self, message: WireMessage) -> Sequence[Any]:
         session = message.get("session") or {}

@@ -25,19 +25,31 @@ __all__ = ["DialectModel"]
 class DialectModel(RealtimeModel):
     """A :class:`RealtimeModel` for an OpenAI-style realtime API.
 
-    Subclasses set :attr:`provider`, :attr:`api_key_env`, :attr:`base_url_env`, :attr:`default_base_url`,
-    :attr:`codec_class`, and implement :meth:`_client_secret_body`.
+    Subclasses set :attr:`provider`, :attr:`display_name`, :attr:`default_base_url`,
+    :attr:`default_model_id`, :attr:`codec_class`, and implement :meth:`_client_secret_body`.
+    :attr:`api_key_env` and :attr:`base_url_env` default to ``<PROVIDER>_API_KEY`` and
+    ``<PROVIDER>_BASE_URL``.
     """
 
     api_key_env: ClassVar[str] = ""
     base_url_env: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
+    #: Model used when the constructor gets no ``model_id``.
+    default_model_id: ClassVar[str] = ""
     codec_class: ClassVar[Type[DialectCodec]]
     #: Display name used in error messages ("OpenAI", "xAI").
     display_name: ClassVar[str] = ""
 
-    def __init__(self, model_id: str, *, api_key: Optional[str] = None, base_url: Optional[str] = None) -> None:
-        super().__init__(model_id)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.provider:
+            cls.api_key_env = cls.api_key_env or f"{cls.provider.upper()}_API_KEY"
+            cls.base_url_env = cls.base_url_env or f"{cls.provider.upper()}_BASE_URL"
+
+    def __init__(
+        self, model_id: Optional[str] = None, *, api_key: Optional[str] = None, base_url: Optional[str] = None
+    ) -> None:
+        super().__init__(self.default_model_id if model_id is None else model_id)
         # An empty environment variable (common in CI templates) means "no key", not a bad one:
         # the constructor must not raise for a missing key.
         key = api_key if api_key is not None else (os.environ.get(self.api_key_env) or None)

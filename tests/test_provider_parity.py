@@ -1,0 +1,149 @@
+"""The provider seam: one conversation script, run unchanged against OpenAI and xAI.
+
+``conversation()`` is written once against the provider-agnostic interface; the test
+swaps only the model object, and both providers must produce the same observable
+outcome against the simulator's two dialects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+from kernl_realtime import (
+    AudioConfig,
+    AudioFormat,
+    FunctionToolSpec,
+    ItemCreateEvent,
+    Message,
+    RealtimeConnectOptions,
+    RealtimeModel,
+    RealtimeSessionConfig,
+    ResponseCancelEvent,
+    ResponseCreateEvent,
+    ToolResultEvent,
+    TurnDetectionConfig,
+)
+from kernl_realtime.providers import openai, xai
+from kernl_realtime.simulator import Simulator
+
+API_KEY = "sim-key"
+
+WEATHER = FunctionToolSpec(
+    name="get_weather",
+    description="Current weather for a city",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+
+
+def until_done(conn: Any) -> List[Any]:
+    events = []
+    for event in conn:
+        events.append(event)
+        if event.kind == "response.done":
+            return events
+    raise AssertionError("connection closed before response.done")
+
+
+def spoken(events: List[Any]) -> Dict[str, Any]:
+    """What one spoken response amounted to."""
+    audio = b"".join(base64.b64decode(e.audio) for e in events if e.kind == "audio.output.delta")
+    deltas = "".join(e.delta for e in events if e.kind == "transcript.output.delta")
+    finals = [e.text for e in events if e.kind == "transcript.output"]
+    return {
+        "transcript": finals,
+        "deltas_add_up": finals == [deltas],
+        # PCM16 at 24 kHz: 48 bytes per ms; long enough to be barged into at 500 ms.
+        "audio_over_500ms": len(audio) // 48 > 500,
+        "status": events[-1].status.value,
+    }
+
+
+def conversation(model: RealtimeModel) -> Dict[str, Any]:
+    """A user's script: configure, talk, barge in, use a tool, hit a provider error."""
+    config = RealtimeSessionConfig(
+        instructions="Be brief.",
+        tools=[WEATHER],
+        turn_detection=TurnDetectionConfig(mode="server_vad"),
+        audio=AudioConfig(input_format=AudioFormat.pcm16(), output_format=AudioFormat.pcm16()),
+    )
+    outcome: Dict[str, Any] = {}
+    with model.connect(RealtimeConnectOptions(session_config=config), timeout=5) as conn:
+        assert conn.session_id and conn.session is not None
+        outcome["confirmed_instructions"] = conn.session.config.instructions
+
+        conn.send(ItemCreateEvent(item=Message.user("Tell me about the sea")))
+        conn.send(ResponseCreateEvent())
+        outcome["reply"] = spoken(until_done(conn))
+
+        # Barge in while the reply is still playing; the audio sink says 500 ms were heard.
+        outcome["interrupted"] = conn.interrupt(played_ms=500)
+        truncated = next(e for e in conn.events(timeout=5) if e.kind == "item.truncated")
+        outcome["truncated_at_ms"] = truncated.audio_end_ms
+
+        conn.send(ItemCreateEvent(item=Message.user("What is the weather in Paris?")))
+        conn.send(ResponseCreateEvent())
+        call = next(e for e in until_done(conn) if e.kind == "tool.call")
+        outcome["tool_call"] = (call.tool_id, json.loads(call.arguments))
+        conn.send(ToolResultEvent(call_id=call.call_id, result='{"temp_c": 18}'))
+        conn.send(ResponseCreateEvent())
+        outcome["answer"] = spoken(until_done(conn))
+
+        errors: List[BaseException] = []
+        seen = threading.Event()
+        conn.on("error", lambda exc: (errors.append(exc), seen.set()))
+        conn.send(ResponseCancelEvent())  # nothing is active: the provider reports an error
+        assert seen.wait(5)
+        outcome["error"] = (type(errors[0]).__name__, getattr(errors[0], "code", None))
+        outcome["still_open"] = conn.status.value
+    outcome["finally"] = conn.status.value
+    return outcome
+
+
+EXPECTED = {
+    "confirmed_instructions": "Be brief.",
+    "reply": {
+        "transcript": ["You said: Tell me about the sea."],
+        "deltas_add_up": True,
+        "audio_over_500ms": True,
+        "status": "completed",
+    },
+    "interrupted": True,
+    "truncated_at_ms": 500,
+    "tool_call": ("get_weather", {"city": "Paris"}),
+    "answer": {
+        "transcript": ['The get_weather tool says {"temp_c": 18}.'],
+        "deltas_add_up": True,
+        "audio_over_500ms": True,
+        "status": "completed",
+    },
+    "error": ("ServerError", "response_cancel_not_active"),
+    "still_open": "connected",
+    "finally": "closed",
+}
+
+PROVIDERS: Dict[str, Callable[[Simulator], RealtimeModel]] = {
+    "openai": lambda sim: openai.realtime("gpt-realtime", api_key=API_KEY, base_url=sim.base_url),
+    "xai": lambda sim: xai.realtime("grok-voice-latest", api_key=API_KEY, base_url=sim.xai_base_url),
+}
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(api_key=API_KEY, speed=0) as simulator:
+        yield simulator
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_one_script_same_outcome(sim: Simulator, provider: str) -> None:
+    model = PROVIDERS[provider](sim)
+    assert conversation(model) == EXPECTED
+    # And each provider spoke its own dialect on the wire.
+    info = sim.session_info()
+    assert info["dialect"] == provider and info["config"]["instructions"] == "Be brief."
+    kinds = [m["type"] for m in sim.received()]
+    assert kinds[0] == "session.update" and "conversation.item.truncate" in kinds
