@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import select
 import socket
 import struct
 import threading
@@ -124,6 +123,14 @@ class ConnectionSettings:
     reconnect: Optional[ReconnectPolicy] = None
     on_reconnecting: Optional[ReconnectHook] = None
 
+    @property
+    def tick(self) -> float:
+        """How often an idle reader wakes up to check keepalive deadlines (seconds)."""
+        keepalive = self.keepalive
+        if not keepalive.enabled:
+            return 1.0
+        return min(1.0, max(0.02, min(keepalive.interval, keepalive.timeout) / 4))
+
     @classmethod
     def from_options(cls, options: RealtimeConnectOptions) -> "ConnectionSettings":
         """Take the tuning fields of ``options``."""
@@ -150,34 +157,8 @@ class _Raise:
 _END = object()
 
 
-def _readable_waiter(ws: "websocket.WebSocket") -> Callable[[float], bool]:
-    """Return ``wait(timeout) -> bool``: True when there is data (or EOF/error) to read.
-
-    Bytes already buffered (by our receiver, or decrypted by TLS) count as readable
-    without a system call.
-    """
-    sock = ws.sock
-    receiver = ws.frame_buffer.receiver
-    tls_pending = getattr(sock, "pending", None)
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
-        poll = poller.poll
-
-        def wait(timeout: float) -> bool:
-            if receiver.pending or (tls_pending is not None and tls_pending()):
-                return True
-            return bool(poll(timeout * 1000.0))
-
-        return wait
-
-    def wait_select(timeout: float) -> bool:  # pragma: no cover - platforms without poll()
-        if receiver.pending or (tls_pending is not None and tls_pending()):
-            return True
-        readable, _, _ = select.select([sock], [], [], timeout)
-        return bool(readable)
-
-    return wait_select
+class _StopReading(Exception):
+    """Unwinds the reader when close() was called while it waited for queue space."""
 
 
 class RealtimeConnection:
@@ -253,7 +234,7 @@ class RealtimeConnection:
 
         keepalive = settings.keepalive
         self._keepalive = keepalive
-        self._tick = min(1.0, max(0.05, min(keepalive.interval, keepalive.timeout) / 4)) if keepalive.enabled else 1.0
+        self._tick = settings.tick
         self._last_pong_at = time.monotonic()
         self._ping_sent_at: Optional[float] = None
         self._next_keepalive_check = 0.0
@@ -299,7 +280,9 @@ class RealtimeConnection:
         settings = ConnectionSettings.from_options(options)
         deadline = time.monotonic() + timeout
         write_lock = threading.RLock()
-        ws = open_websocket(request, timeout, max_frame_size=settings.max_frame_size, write_lock=write_lock)
+        ws = open_websocket(
+            request, timeout, max_frame_size=settings.max_frame_size, write_lock=write_lock, tick=settings.tick
+        )
         ws.sock.settimeout(settings.send_timeout)
         connection = cls(
             provider=provider,
@@ -686,7 +669,9 @@ class RealtimeConnection:
         current = threading.current_thread()
         if first:
             logger.debug("%s closing (code %d)", self._log_prefix, code)
-            self._send_close_frame(code, reason, deadline)
+            # Half the budget at most for the write lock: if a send is stuck on a peer
+            # that does not read, the rest is needed to force the socket down and join.
+            self._send_close_frame(code, reason, time.monotonic() + (deadline - time.monotonic()) / 2)
         if current is not self._reader:
             # Leave a fifth of the budget for the forced path below.
             grace = max(0.0, (deadline - time.monotonic()) * 0.8)
@@ -794,7 +779,11 @@ class RealtimeConnection:
         except KernlRealtimeError as exc:  # keepalive timeout, failed pong, reconnect handshake timeout
             code, reason, error = 1006, str(exc), exc
         except (OSError, websocket.WebSocketException) as exc:
-            reason = f"connection lost ({exc.__class__.__name__})"
+            reason = f"connection lost without a close frame ({exc.__class__.__name__})"
+            error = ConnectionClosedError(f"{self._provider} {reason}; close code 1006", code=1006, reason=reason)
+            error.__cause__ = exc
+        except _StopReading:
+            code, reason = 1000, "closed by the client"
         except Exception as exc:  # noqa: BLE001 - a bug must end the connection loudly, not silently
             logger.exception("%s reader failed unexpectedly", self._log_prefix)
             code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
@@ -859,7 +848,11 @@ class RealtimeConnection:
             try:
                 request, codec = self._reopen(credential)
                 ws = open_websocket(
-                    request, self._connect_timeout, max_frame_size=self._settings.max_frame_size, write_lock=self._write_lock
+                    request,
+                    self._connect_timeout,
+                    max_frame_size=self._settings.max_frame_size,
+                    write_lock=self._write_lock,
+                    tick=self._tick,
                 )
             except KernlRealtimeError as exc:
                 last_error = exc
@@ -891,21 +884,16 @@ class RealtimeConnection:
             pass
 
     def _read_frames(self, ws: "websocket.WebSocket") -> "tuple[int, str]":
-        wait_readable = _readable_waiter(ws)
         recv_frame = ws.frame_buffer.recv_frame
         cont_frame = ws.cont_frame
         handle = self._handle_message
         stats = self._stats
-        tick = self._tick
         monotonic = time.monotonic
         while True:
-            if not wait_readable(tick):
-                self._check_keepalive(monotonic())
-                continue
             try:
                 frame = recv_frame()
             except websocket.WebSocketTimeoutException:
-                # A frame stalled half-way; the buffer keeps the partial frame.
+                # No data for a tick (possibly mid-frame: the parser keeps the partial frame).
                 self._check_keepalive(monotonic())
                 continue
             opcode = frame.opcode
@@ -1091,7 +1079,10 @@ class RealtimeConnection:
 
     def _on_backpressure(self) -> None:
         """Called while the reader waits for queue space: time spent here is our fault,
-        not the peer's, so it does not count against the keepalive timeout."""
+        not the peer's, so it does not count against the keepalive timeout. Once
+        close() was called, the reader stops waiting (events already queued stay)."""
+        if self._close_requested:
+            raise _StopReading()
         now = time.monotonic()
         self._last_pong_at = now
         if self._ping_sent_at is not None:
@@ -1107,8 +1098,9 @@ class RealtimeConnection:
             was_connecting = self._state is _State.CONNECTING
             self._state = _State.CLOSED
             client_closed = self._close_requested
-        if client_closed and error is None:
-            initiator = "client"
+        if client_closed:
+            # Whatever the socket did while we tore it down is not the user's problem.
+            initiator, error = "client", None
         elif error is not None:
             initiator = "error"
         else:

@@ -7,6 +7,7 @@ kernl_realtime exceptions (``raise ... from exc``).
 from __future__ import annotations
 
 import json
+import select
 import socket
 import ssl
 import threading
@@ -27,35 +28,66 @@ from .exceptions import (
     ServiceUnavailableError,
 )
 
-__all__ = ["open_websocket", "status_error", "error_details", "BufferedReceiver"]
+__all__ = ["open_websocket", "status_error", "error_details", "BufferedReceiver", "readable_waiter"]
+
+def readable_waiter(sock: Any) -> Callable[[float], bool]:
+    """Return ``wait(timeout) -> bool``: True when ``sock`` has data (or EOF/error) to read.
+
+    Uses ``poll()`` (no 1024-descriptor limit, unlike ``select()``); bytes TLS has
+    already decrypted count as readable.
+    """
+    tls_pending = getattr(sock, "pending", None)
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        poll = poller.poll
+
+        def wait(timeout: float) -> bool:
+            if tls_pending is not None and tls_pending():
+                return True
+            return bool(poll(timeout * 1000.0))
+
+        return wait
+
+    def wait_select(timeout: float) -> bool:  # pragma: no cover - platforms without poll()
+        if tls_pending is not None and tls_pending():
+            return True
+        readable, _, _ = select.select([sock], [], [], timeout)
+        return bool(readable)
+
+    return wait_select
+
 
 class BufferedReceiver:
     """Reads the socket in large chunks and serves websocket-client's small reads.
 
     websocket-client reads each frame with two or three ``recv()`` calls (header,
     length, payload). During a burst one 64 KiB read holds dozens of frames, so this
-    turns most of those system calls into slices of a buffer. ``pending`` tells the
-    reader whether it can skip waiting on the socket.
+    turns most of those system calls into slices of a buffer.
+
+    When the buffer is empty it waits at most ``tick`` seconds for data, then raises
+    ``WebSocketTimeoutException``. websocket-client's frame parser keeps a partially
+    read frame across that exception, so the reader wakes up every tick, even in the
+    middle of a frame that stalled, to run its keepalive checks.
     """
 
-    __slots__ = ("_raw_recv", "_buffer", "_position")
+    __slots__ = ("_raw_recv", "_wait", "_buffer", "_position", "tick")
 
     _CHUNK = 65536
 
-    def __init__(self, raw_recv: Callable[[int], bytes]) -> None:
+    def __init__(self, sock: Any, raw_recv: Callable[[int], bytes], tick: float) -> None:
         self._raw_recv = raw_recv
+        self._wait = readable_waiter(sock)
         self._buffer = b""
         self._position = 0
-
-    @property
-    def pending(self) -> bool:
-        """True when buffered bytes are waiting to be parsed."""
-        return self._position < len(self._buffer)
+        self.tick = tick
 
     def __call__(self, size: int) -> bytes:
         position = self._position
         buffer = self._buffer
         if position >= len(buffer):
+            if not self._wait(self.tick):
+                raise websocket.WebSocketTimeoutException("no data within the reader's tick")
             buffer = self._buffer = self._raw_recv(self._CHUNK)
             position = 0
         chunk = buffer[position : position + size]
@@ -72,7 +104,6 @@ class _FrameReader(frame_buffer):  # type: ignore[misc]
         # skip_utf8_validation=True: the reader decodes text with json.loads, which
         # validates UTF-8 in C; websocket-client's pure-Python check costs ~13x more.
         super().__init__(receiver, True)
-        self.receiver = receiver
         self.max_size = max_size
 
     def recv_length(self) -> None:
@@ -134,6 +165,7 @@ def open_websocket(
     *,
     max_frame_size: Optional[int],
     write_lock: "threading.RLock",
+    tick: float,
 ) -> "websocket.WebSocket":
     """Open the WebSocket described by ``request``; raise our exceptions on failure.
 
@@ -144,6 +176,7 @@ def open_websocket(
         max_frame_size: Largest accepted incoming frame in bytes, or None for no limit.
         write_lock: Installed as websocket-client's send lock so that our frames and
             the pongs/close echoes websocket-client writes itself share one lock.
+        tick: Longest time a read waits before letting the reader run its checks.
 
     Raises:
         AuthenticationError: HTTP 401/403 on the upgrade.
@@ -152,7 +185,6 @@ def open_websocket(
     """
     ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
     ws.lock = write_lock
-    ws.frame_buffer = _FrameReader(BufferedReceiver(ws._recv), max_frame_size)
     where = redact_url(request.url)
     header = [f"{name}: {value}" for name, value in request.headers.items()]
     try:
@@ -178,6 +210,7 @@ def open_websocket(
     except (OSError, websocket.WebSocketException, ValueError) as exc:
         _close_quietly(ws)
         raise ConnectError(f"could not connect to {where}: {_describe(exc)}") from exc
+    ws.frame_buffer = _FrameReader(BufferedReceiver(ws.sock, ws._recv, tick), max_frame_size)
     return ws
 
 

@@ -12,8 +12,8 @@ ahead of a subclass's required ones).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Type, TypeVar, Union, get_args
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union, get_args
 
 from kernl_realtime.exceptions import ConfigurationError, ProtocolError, ServerError
 from kernl_realtime.protocol._config import (
@@ -112,6 +112,25 @@ _TRAILING_FIELDS: Dict[str, Any] = {
 }
 
 
+def _elided_repr(elided: Tuple[str, ...]) -> Callable[[Any], str]:
+    """A dataclass-style ``__repr__`` that shows only the length of the ``elided`` fields.
+
+    Audio payloads are user speech: they must not spill into log lines and tracebacks.
+    """
+
+    def __repr__(self: Any) -> str:
+        parts = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in elided and isinstance(value, str):
+                parts.append(f"{item.name}=<{len(value)} chars base64>")
+            else:
+                parts.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    return __repr__
+
+
 def _event(kind: str) -> Callable[[Type[_E]], Type[_E]]:
     """Make ``cls`` a frozen event dataclass with ``kind`` and the trailing optional base fields."""
 
@@ -124,7 +143,11 @@ def _event(kind: str) -> Callable[[Type[_E]], Type[_E]]:
         for name in _TRAILING_FIELDS:
             setattr(cls, name, None)
         cls.kind = kind
-        return dataclass(frozen=True)(cls)
+        elided = cls.__dict__.get("_elided_fields", ())
+        built = dataclass(frozen=True, repr=not elided)(cls)
+        if elided:
+            built.__repr__ = _elided_repr(elided)  # type: ignore[assignment]
+        return built
 
     return build
 
@@ -164,7 +187,9 @@ class ItemTruncateEvent(ClientEvent):
 
 @_event("audio.input.append")
 class AudioInputAppendEvent(ClientEvent):
-    """Append base64-encoded audio to the input buffer."""
+    """Append base64-encoded audio to the input buffer (``repr`` shows only its length)."""
+
+    _elided_fields = ("audio",)
 
     audio: str
 
@@ -289,7 +314,9 @@ class SpeechStoppedEvent(ServerEvent):
 
 @_event("audio.output.delta")
 class AudioOutputDeltaEvent(ServerEvent):
-    """A chunk of base64-encoded model audio."""
+    """A chunk of base64-encoded model audio (``repr`` shows only its length)."""
+
+    _elided_fields = ("audio",)
 
     response_id: str
     item_id: str
