@@ -7,6 +7,7 @@ kernl_realtime exceptions (``raise ... from exc``).
 from __future__ import annotations
 
 import json
+import os
 import select
 import socket
 import ssl
@@ -71,13 +72,29 @@ class BufferedReceiver:
     middle of a frame that stalled, to run its keepalive checks.
     """
 
-    __slots__ = ("_raw_recv", "_wait", "_buffer", "_position", "tick")
+    __slots__ = ("_read", "_wait", "_buffer", "_position", "tick")
 
     _CHUNK = 65536
 
     def __init__(self, sock: Any, raw_recv: Callable[[int], bytes], tick: float) -> None:
-        self._raw_recv = raw_recv
         self._wait = readable_waiter(sock)
+        if isinstance(sock, ssl.SSLSocket):
+            self._read = raw_recv
+        else:
+            # After poll() said readable, read the (non-blocking) descriptor directly:
+            # socket.recv() on a socket with a timeout would poll a second time.
+            fd = sock.fileno()
+
+            def read_fd(size: int) -> bytes:
+                try:
+                    data = os.read(fd, size)
+                except BlockingIOError:
+                    raise websocket.WebSocketTimeoutException("spurious wake-up: no data") from None
+                if not data:
+                    raise websocket.WebSocketConnectionClosedException("the peer closed the connection")
+                return data
+
+            self._read = read_fd
         self._buffer = b""
         self._position = 0
         self.tick = tick
@@ -88,7 +105,7 @@ class BufferedReceiver:
         if position >= len(buffer):
             if not self._wait(self.tick):
                 raise websocket.WebSocketTimeoutException("no data within the reader's tick")
-            buffer = self._buffer = self._raw_recv(self._CHUNK)
+            buffer = self._buffer = self._read(self._CHUNK)
             position = 0
         chunk = buffer[position : position + size]
         self._position = position + len(chunk)
