@@ -157,7 +157,7 @@ class _Raise:
 _END = object()
 
 
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined] # the C scanner json.loads uses
 
 
 def _parse_json(data: Union[bytes, str]) -> Any:
@@ -302,9 +302,13 @@ class RealtimeConnection:
         deadline = time.monotonic() + timeout
         write_lock = threading.RLock()
         ws = open_websocket(
-            request, timeout, max_frame_size=settings.max_frame_size, write_lock=write_lock, tick=settings.tick
+            request,
+            timeout,
+            max_frame_size=settings.max_frame_size,
+            write_lock=write_lock,
+            tick=settings.tick,
+            io_timeout=settings.send_timeout,
         )
-        ws.sock.settimeout(settings.send_timeout)
         connection = cls(
             provider=provider,
             codec=codec,
@@ -791,7 +795,8 @@ class RealtimeConnection:
 
     def _read_one_socket(self) -> "tuple[int, str, Optional[KernlRealtimeError]]":
         """Read the current socket until it closes; return how it ended."""
-        code, reason, error = 1006, "connection dropped without a close frame", None
+        code, reason = 1006, "connection dropped without a close frame"
+        error: Optional[KernlRealtimeError] = None
         try:
             code, reason = self._read_frames(self._ws)
         except FrameTooLargeError as exc:
@@ -874,13 +879,13 @@ class RealtimeConnection:
                     max_frame_size=self._settings.max_frame_size,
                     write_lock=self._write_lock,
                     tick=self._tick,
+                    io_timeout=self._settings.send_timeout,
                 )
             except KernlRealtimeError as exc:
                 last_error = exc
                 if not exc.retriable:
                     return False, exc
                 continue
-            ws.sock.settimeout(self._settings.send_timeout)
             with self._state_lock:
                 if self._close_requested:
                     ws.shutdown()
@@ -939,7 +944,9 @@ class RealtimeConnection:
             if now >= self._next_keepalive_check:
                 self._check_keepalive(now)
 
-    def _on_close_frame(self, data: bytes) -> "tuple[int, str]":
+    def _on_close_frame(self, data: Union[bytes, str]) -> "tuple[int, str]":
+        if isinstance(data, str):
+            data = data.encode("utf-8")
         if len(data) >= 2:
             code = struct.unpack("!H", data[:2])[0]
             reason = data[2:].decode("utf-8", "replace")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import partial
 import logging
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -32,6 +33,7 @@ from .protocol import (
     ItemDeletedEvent,
     ItemTruncatedEvent,
     Message,
+    MessagePart,
     ProviderDefinedToolSpec,
     RealtimeResponseConfig,
     RealtimeSessionConfig,
@@ -153,28 +155,32 @@ def decode_tools(wire: Any, *, hosted_by: Optional[str] = None) -> Optional[List
     for entry in wire:
         if hosted_by is not None and isinstance(entry, dict) and entry.get("type") not in (None, "function"):
             args = {k: v for k, v in entry.items() if k != "type"}
-            hosted = lenient(
-                lambda e=entry, a=args: ProviderDefinedToolSpec(id=f"{hosted_by}.{e['type']}", name=e["type"], args=a)
-            )
+            hosted = lenient(partial(_hosted_tool, hosted_by, entry, args))
             if hosted is not None:
                 tools.append(hosted)
         if isinstance(entry, dict) and entry.get("type") == "function":
-            tool = lenient(
-                lambda e=entry: FunctionToolSpec(
-                    name=e["name"],
-                    parameters=e.get("parameters") or {"type": "object", "properties": {}},
-                    description=e.get("description"),
-                )
-            )
+            tool = lenient(partial(_function_tool, entry))
             if tool is not None:
                 tools.append(tool)
     return tools
 
 
+def _hosted_tool(provider: str, entry: Dict[str, Any], args: Dict[str, Any]) -> ProviderDefinedToolSpec:
+    return ProviderDefinedToolSpec(id=f"{provider}.{entry['type']}", name=entry["type"], args=args)
+
+
+def _function_tool(entry: Dict[str, Any]) -> FunctionToolSpec:
+    return FunctionToolSpec(
+        name=entry["name"],
+        parameters=entry.get("parameters") or {"type": "object", "properties": {}},
+        description=entry.get("description"),
+    )
+
+
 def decode_tool_choice(wire: Any) -> Optional[ToolChoice]:
     """``"auto"|"none"|"required"`` → ``ToolChoice``; other shapes → None."""
     if isinstance(wire, str):
-        return lenient(lambda: ToolChoice(kind=wire))
+        return lenient(lambda: ToolChoice(kind=wire))  # type: ignore[arg-type] # validated on construction
     return None
 
 
@@ -242,7 +248,7 @@ def decode_item(wire: Dict[str, Any]) -> Optional[Any]:
     status = ToolCallState.COMPLETED if wire.get("status", "completed") == "completed" else ToolCallState.IN_PROGRESS
     if item_type == "message":
         role = wire.get("role", "assistant")
-        content = [_decode_part(p) for p in wire.get("content") or [] if isinstance(p, dict)]
+        content: List[MessagePart] = [_decode_part(p) for p in wire.get("content") or [] if isinstance(p, dict)]
         if wire.get("id"):
             return Message(role=role, content=content, id=wire["id"])
         return Message(role=role, content=content)
@@ -518,7 +524,7 @@ class DialectCodec(ProviderCodec):
 
     def _decode_response_done(self, message: WireMessage) -> Sequence[Any]:
         response = message.get("response") or {}
-        status = _RESPONSE_STATUS.get(response.get("status"), ResponseStatus.FAILED)
+        status = _RESPONSE_STATUS.get(str(response.get("status")), ResponseStatus.FAILED)
         usage = decode_usage(response.get("usage")) or decode_usage(message.get("usage"))
         response_id = response.get("id", "")
         if self._partial:  # items of a cancelled response never get their done event
@@ -628,7 +634,7 @@ class DialectCodec(ProviderCodec):
         }
         config: Optional[RealtimeSessionConfig] = lenient(lambda: RealtimeSessionConfig(**fields))
         if config is None:  # one field was unusable: keep the rest
-            usable = {k: v for k, v in fields.items() if lenient(lambda k=k, v=v: RealtimeSessionConfig(**{k: v}))}
+            usable = {k: v for k, v in fields.items() if lenient(partial(RealtimeSessionConfig, **{k: v}))}
             config = RealtimeSessionConfig(**usable)
         return config
 

@@ -183,17 +183,19 @@ def open_websocket(
     max_frame_size: Optional[int],
     write_lock: "threading.RLock",
     tick: float,
+    io_timeout: float,
 ) -> "websocket.WebSocket":
     """Open the WebSocket described by ``request``; raise our exceptions on failure.
 
     Args:
         request: URL, headers and subprotocols.
-        timeout: Seconds for TCP connect, TLS and the HTTP upgrade together; also
-            becomes the socket's I/O timeout (so a blocked send fails after it).
+        timeout: Seconds for TCP connect, TLS and the HTTP upgrade together.
         max_frame_size: Largest accepted incoming frame in bytes, or None for no limit.
         write_lock: Installed as websocket-client's send lock so that our frames and
             the pongs/close echoes websocket-client writes itself share one lock.
         tick: Longest time a read waits before letting the reader run its checks.
+        io_timeout: The socket's timeout once open: a send blocked on a peer that
+            does not read fails after it.
 
     Raises:
         AuthenticationError: HTTP 401/403 on the upgrade.
@@ -201,7 +203,7 @@ def open_websocket(
         ConnectError: Refused, DNS failure, TLS failure or any other HTTP status.
     """
     ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
-    ws.lock = write_lock
+    ws.lock = write_lock  # type: ignore[assignment] # an RLock: our writes nest websocket-client's
     where = redact_url(request.url)
     header = [f"{name}: {value}" for name, value in request.headers.items()]
     try:
@@ -227,7 +229,10 @@ def open_websocket(
     except (OSError, websocket.WebSocketException, ValueError) as exc:
         _close_quietly(ws)
         raise ConnectError(f"could not connect to {where}: {_describe(exc)}") from exc
-    ws.frame_buffer = _FrameReader(BufferedReceiver(ws.sock, ws._recv, tick), max_frame_size)
+    sock = ws.sock
+    assert sock is not None  # connect() succeeded
+    sock.settimeout(io_timeout)
+    ws.frame_buffer = _FrameReader(BufferedReceiver(sock, ws._recv, tick), max_frame_size)
     return ws
 
 

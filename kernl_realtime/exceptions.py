@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type, message: str, fields: Dict[str, Any]) -> "KernlRealtimeError":
+def _rebuild(cls: "type[KernlRealtimeError]", message: str, fields: Dict[str, Any]) -> "KernlRealtimeError":
     exc = cls.__new__(cls)
     Exception.__init__(exc, message)
     exc.__dict__.update(fields)

@@ -13,7 +13,7 @@ ahead of a subclass's required ones).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union, get_args
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union, get_args
 
 from kernl_realtime.exceptions import ConfigurationError, ProtocolError, ServerError
 from kernl_realtime.protocol._config import (
@@ -83,6 +83,15 @@ __all__ = [
 
 _E = TypeVar("_E", bound="RealtimeEvent")
 
+if TYPE_CHECKING:
+    # Tells type checkers that @_event(...) classes are frozen dataclasses, so users'
+    # event constructors type-check; typing_extensions is only needed by the checker.
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_options: Any) -> Callable[[Any], Any]:
+        return lambda decorator: decorator
+
 
 class RealtimeEvent:
     """Base of every realtime event.
@@ -131,6 +140,7 @@ def _elided_repr(elided: Tuple[str, ...]) -> Callable[[Any], str]:
     return __repr__
 
 
+@dataclass_transform(frozen_default=True)
 def _event(kind: str) -> Callable[[Type[_E]], Type[_E]]:
     """Make ``cls`` a frozen event dataclass with ``kind`` and the trailing optional base fields."""
 
