@@ -478,12 +478,23 @@ class DialectCodec(ProviderCodec):
     # -- decoding ---------------------------------------------------------------------
 
     def decode(self, message: WireMessage) -> Sequence[Any]:
-        """Decode one wire message; unknown types become ``UnknownEvent``."""
+        """Decode one wire message; unknown types become ``UnknownEvent``.
+
+        Each event's ``id`` is the wire ``event_id``, so events can be matched with
+        the provider's logs and with ``ServerError.event_id``.
+        """
         message_type = message.get("type")
         decoder = self.decoders.get(message_type) if isinstance(message_type, str) else None
         if decoder is None:
-            return (UnknownEvent(type=str(message_type), data=message),)
-        return decoder(message)
+            events: Sequence[Any] = (UnknownEvent(type=str(message_type), data=message),)
+        else:
+            events = decoder(message)
+        event_id = message.get("event_id")
+        if event_id is not None:
+            for event in events:
+                # Events are frozen; this is how dataclasses themselves set fields.
+                object.__setattr__(event, "id", event_id)
+        return events
 
     def _decode_error(self, message: WireMessage) -> Sequence[Any]:
         error = message.get("error") or {}

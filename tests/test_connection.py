@@ -378,3 +378,11 @@ def test_wire_json_is_compact_and_complete(server: ScriptedServer) -> None:
     raw = peer.connection.recv(timeout=5)
     assert raw == json.dumps({"type": "input_audio_buffer.append", "audio": "AAAA"}, separators=(",", ":"))
     conn.close()
+
+
+def test_events_carry_the_wire_event_id(server: ScriptedServer) -> None:
+    conn = model_for(server).connect(timeout=5)
+    server.accept().send(delta(1))
+    assert conn.recv(timeout=5).id == "event_session.created"
+    assert conn.recv(timeout=5).id == "event_response.output_text.delta"
+    conn.close()

@@ -12,7 +12,7 @@ ahead of a subclass's required ones).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union, get_args
 
 from kernl_realtime.exceptions import ConfigurationError, ProtocolError, ServerError
@@ -151,7 +151,8 @@ def _event(kind: str) -> Callable[[Type[_E]], Type[_E]]:
         annotations.update(_TRAILING_FIELDS)
         cls.__annotations__ = annotations
         for name in _TRAILING_FIELDS:
-            setattr(cls, name, None)
+            # Metadata, not content: two events saying the same thing compare equal.
+            setattr(cls, name, field(default=None, compare=False))
         cls.kind = kind
         elided = cls.__dict__.get("_elided_fields", ())
         built = dataclass(frozen=True, repr=not elided)(cls)
