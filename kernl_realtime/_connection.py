@@ -31,6 +31,7 @@ from websocket._abnf import ABNF
 
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._dispatch import Dispatcher, is_error_handled
+from ._keepalive import KeepAliveClock
 from ._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
@@ -253,11 +254,8 @@ class RealtimeConnection:
         )
         self._stats = StatsRecorder()
 
-        keepalive = settings.keepalive
-        self._keepalive = keepalive
         self._tick = settings.tick
-        self._last_pong_at = time.monotonic()
-        self._ping_sent_at: Optional[float] = None
+        self._keepalive = KeepAliveClock(settings.keepalive, time.monotonic())
         self._next_keepalive_check = 0.0
 
         self._bookkeeping: Dict[str, Callable[[Any], None]] = {
@@ -896,8 +894,7 @@ class RealtimeConnection:
                 self._codec = codec
             self._handshake_done.clear()
             self._handshake_deadline = time.monotonic() + self._connect_timeout
-            self._last_pong_at = time.monotonic()
-            self._ping_sent_at = None
+            self._keepalive.restart(time.monotonic())
             for event in codec.opening_events():
                 self._send_event(event)
             return True, None
@@ -1075,35 +1072,31 @@ class RealtimeConnection:
     # -- keepalive and backpressure (reader thread) ----------------------------------------
 
     def _check_keepalive(self, now: float) -> None:
-        keepalive = self._keepalive
+        """Run the periodic checks: reconnect handshake deadline, pings, dead peer."""
         self._next_keepalive_check = now + self._tick
         deadline = self._handshake_deadline
         if deadline is not None and now > deadline:
             raise ConnectTimeout(f"{self._provider} did not confirm the new session after reconnecting")
-        if not keepalive.enabled or self._close_requested:
+        clock = self._keepalive
+        if self._close_requested:
             return
-        sent_at = self._ping_sent_at
-        if sent_at is None:
-            if now - self._last_pong_at >= keepalive.interval and self._write_lock.acquire(blocking=False):
-                # Never wait for the lock here: a writer holding it will finish or time out.
-                try:
-                    if not self._close_sent:
-                        self._ws.ping(b"kernl")
-                        self._ping_sent_at = now
-                finally:
-                    self._write_lock.release()
-        elif now - sent_at >= keepalive.timeout:
+        if clock.ping_due(now) and self._write_lock.acquire(blocking=False):
+            # Never wait for the lock here: a writer holding it will finish or time out.
+            try:
+                if not self._close_sent:
+                    self._ws.ping(b"kernl")
+                    clock.ping_sent(now)
+            finally:
+                self._write_lock.release()
+        elif clock.peer_dead(now):
             raise KeepAliveTimeout(
-                f"{self._provider} did not answer a ping within {keepalive.timeout:g} s; "
+                f"{self._provider} did not answer a ping within {clock.settings.timeout:g} s; "
                 "the connection is considered dead"
             )
 
     def _on_pong(self, now: float) -> None:
-        sent_at = self._ping_sent_at
-        if sent_at is not None:
-            self._stats.last_ping_rtt = now - sent_at
-        self._ping_sent_at = None
-        self._last_pong_at = now
+        self._keepalive.pong_received(now)
+        self._stats.last_ping_rtt = self._keepalive.last_rtt
 
     def _on_backpressure(self) -> None:
         """Called while the reader waits for queue space: time spent here is our fault,
@@ -1111,10 +1104,7 @@ class RealtimeConnection:
         close() was called, the reader stops waiting (events already queued stay)."""
         if self._close_requested:
             raise _StopReading()
-        now = time.monotonic()
-        self._last_pong_at = now
-        if self._ping_sent_at is not None:
-            self._ping_sent_at = now
+        self._keepalive.excuse(time.monotonic())
 
     # -- the end ------------------------------------------------------------------------
 
