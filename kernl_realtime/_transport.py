@@ -78,7 +78,8 @@ class BufferedReceiver:
 
     def __init__(self, sock: Any, raw_recv: Callable[[int], bytes], tick: float) -> None:
         self._wait = readable_waiter(sock)
-        if isinstance(sock, ssl.SSLSocket):
+        if isinstance(sock, ssl.SSLSocket) or os.name != "posix":
+            # TLS must decrypt; elsewhere socket descriptors are not files for os.read.
             self._read = raw_recv
         else:
             # After poll() said readable, read the (non-blocking) descriptor directly:
