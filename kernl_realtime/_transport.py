@@ -224,6 +224,12 @@ def open_websocket(
     except (websocket.WebSocketTimeoutException, socket.timeout) as exc:
         _close_quietly(ws)
         raise ConnectTimeout(f"WebSocket handshake with {where} timed out after {timeout:g} s") from exc
+    except ssl.SSLCertVerificationError as exc:
+        _close_quietly(ws)
+        raise ConnectError(
+            f"TLS certificate of {where} could not be verified ({exc.verify_message}); for a private CA set "
+            "WEBSOCKET_CLIENT_CA_BUNDLE to its PEM file"
+        ) from exc
     except ssl.SSLError as exc:
         _close_quietly(ws)
         raise ConnectError(f"TLS handshake with {where} failed: {exc.__class__.__name__}") from exc

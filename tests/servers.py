@@ -91,6 +91,7 @@ class ScriptedServer:
         greeting: Messages sent to every client right after the upgrade.
         reject_status: If set, every upgrade is refused with this HTTP status.
         auto_update: Answer each ``session.update`` with ``session.updated``.
+        ssl_context: Serve TLS (``wss://``) with this server-side ``ssl.SSLContext``.
     """
 
     def __init__(
@@ -99,13 +100,17 @@ class ScriptedServer:
         *,
         reject_status: Optional[int] = None,
         auto_update: bool = False,
+        ssl_context: Any = None,
     ) -> None:
         self.greeting = greeting if greeting is not None else [session_created()]
         self.reject_status = reject_status
         self.auto_update = auto_update
         self.peers: "queue.Queue[Peer]" = queue.Queue()
         self._all: List[Peer] = []
-        self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._process_request, max_size=None)
+        self.scheme = "https" if ssl_context is not None else "http"
+        self._server = serve(
+            self._handle, "127.0.0.1", 0, process_request=self._process_request, max_size=None, ssl=ssl_context
+        )
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="test-scripted-server", daemon=True)
         self._thread.start()
@@ -113,7 +118,7 @@ class ScriptedServer:
     @property
     def base_url(self) -> str:
         """REST-style base URL (``http://127.0.0.1:<port>/v1``) for provider models."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v1"
 
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
         if self.reject_status is not None:
