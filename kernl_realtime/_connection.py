@@ -4,8 +4,9 @@ Threads (all daemon, all owned and joined by the connection, none ever joins its
 
 * ``kernl-realtime-<provider>-reader-<id>``: reads frames, decodes them with the
   provider codec, updates bookkeeping and hands each event to the pull queue and
-  the dispatcher queue. It runs no user code. It also sends keepalive pings, answers
-  server pings and echoes close frames.
+  the dispatcher queue. It also sends keepalive pings, answers server pings, echoes
+  close frames and runs the reconnect loop. The only user code it runs is the
+  ``on_reconnecting`` hook, while reconnecting (there is no socket to read then).
 * ``kernl-realtime-<provider>-dispatcher-<id>``: started on the first ``on()``/``once()``;
   runs callbacks in arrival order.
 
