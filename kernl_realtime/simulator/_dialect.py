@@ -258,6 +258,20 @@ class ResponseParams:
     conversation: str = "auto"
     input: Optional[List[Dict[str, Any]]] = None
 
+    @classmethod
+    def from_session(cls, eff: "Effective") -> "ResponseParams":
+        """The session's settings, before any ``response.create`` overrides."""
+        return cls(
+            modalities=eff.modalities,
+            instructions=eff.instructions,
+            tools=eff.tools,
+            tool_choice=eff.tool_choice,
+            max_output_tokens=eff.max_output_tokens,
+            voice=eff.voice,
+            output_format=eff.output_format,
+            output_format_json=eff.output_format_json,
+        )
+
 
 @dataclass
 class Usage:

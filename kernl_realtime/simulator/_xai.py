@@ -207,16 +207,7 @@ class XaiDialect(Dialect):
 
     def response_params(self, eff: Effective, overrides: Any) -> ResponseParams:
         """``response.create`` may carry ``modalities`` and ``instructions`` (wire doc §2.4)."""
-        params = ResponseParams(
-            modalities=eff.modalities,
-            instructions=eff.instructions,
-            tools=eff.tools,
-            tool_choice=eff.tool_choice,
-            max_output_tokens=eff.max_output_tokens,
-            voice=eff.voice,
-            output_format=eff.output_format,
-            output_format_json=eff.output_format_json,
-        )
+        params = ResponseParams.from_session(eff)
         if overrides is None:
             return params
         expect_type(overrides, "object", "response")
