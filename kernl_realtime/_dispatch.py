@@ -15,12 +15,10 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 from ._queue import BoundedQueue, QueueClosed
 from .exceptions import CallbackError
 
-__all__ = ["Dispatcher", "NOTIFICATIONS", "CATCH_ALL", "is_error_handled"]
+__all__ = ["Dispatcher", "CATCH_ALL", "is_error_handled"]
 
 logger = logging.getLogger(__name__)
 
-#: Names of connection notifications; any other name is a server-event ``kind`` filter.
-NOTIFICATIONS = frozenset({"event", "status", "error", "interrupted", "reconnecting", "reconnected"})
 #: Handlers registered under this name get every notification as ``fn(name, *args)``.
 CATCH_ALL = "*"
 
@@ -58,11 +56,6 @@ class Dispatcher:
     def active(self) -> bool:
         """True once a callback has been registered (the thread exists)."""
         return self._thread is not None
-
-    @property
-    def thread(self) -> Optional[threading.Thread]:
-        """The dispatcher thread, if started."""
-        return self._thread
 
     @property
     def queue(self) -> "BoundedQueue[Any]":

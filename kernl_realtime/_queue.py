@@ -61,11 +61,6 @@ class BoundedQueue(Generic[T]):
         size = self._items.qsize()
         return size - 1 if self._closed and size else size
 
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._closed
-
     def put(self, item: T, timeout: Optional[float] = None) -> bool:
         """Append ``item``, waiting while the queue is full.
 
