@@ -589,13 +589,22 @@ class RealtimeConnection:
         self._dispatcher.remove(name, fn)
 
     def _notify(self, name: str, args: tuple) -> None:
-        self._dispatcher.submit(name, args)
+        """Queue a notification for the callbacks, waiting while their queue is full.
+
+        On the reader the wait is backpressure (and ends when close() is called); any
+        other thread gives up once the connection is closing.
+        """
+        dispatcher = self._dispatcher
+        while not dispatcher.submit(name, args, self._tick):
+            if threading.current_thread() is self._reader:
+                self._on_backpressure()
+            elif self._close_requested:
+                return
 
     def _report_error(self, error: KernlRealtimeError) -> None:
         """Deliver a local error (not a server event) to error callbacks and pullers."""
         logger.debug("%s error: %s", self._log_prefix, error)
-        if self._dispatcher.active:
-            self._dispatcher.submit("error", (error,))
+        self._notify("error", (error,))
         if self._pull:
             self._put_pull(_Raise(error))
 
@@ -993,10 +1002,7 @@ class RealtimeConnection:
             hook(event)
         if self._pull:
             self._put_pull(event)
-        dispatcher = self._dispatcher
-        if dispatcher.active:
-            while not dispatcher.submit("event", (event,), self._tick):
-                self._on_backpressure()
+        self._notify("event", (event,))
         if not self._handshake_done.is_set():
             # After delivery, so that notices the handshake emits follow the event.
             self._advance_handshake(event)
