@@ -94,7 +94,7 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
 
     # -- framing -------------------------------------------------------------------------
     def kernl_frames() -> int:
-        from kernl_realtime._transport import BufferedReceiver, _FrameReader
+        from kernl_realtime.connection._transport import BufferedReceiver, _FrameReader
 
         recv = _memory_recv(data, 65536)
         ready_a, ready_b = socket.socketpair()
@@ -198,7 +198,7 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
 
     # -- connection internals (a real RealtimeConnection, never started) ------------------
     def make_connection(pull: bool) -> Any:
-        from kernl_realtime._connection import ConnectionSettings, RealtimeConnection, _State
+        from kernl_realtime.connection._connection import ConnectionSettings, RealtimeConnection, _State
 
         conn = RealtimeConnection(
             provider="openai",
@@ -224,7 +224,7 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
     row("bookkeeping: _bookkeeping.get(kind) + hook (audio: lock + playback.on_audio)", bookkeeping)
 
     def stats_only() -> int:
-        from kernl_realtime._stats import StatsRecorder
+        from kernl_realtime.connection._stats import StatsRecorder
 
         stats = StatsRecorder()
         record = stats.record_received
@@ -236,7 +236,7 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
     row("stats.record_received + monotonic()", stats_only)
 
     def queue_pair() -> int:
-        from kernl_realtime._queue import BoundedQueue
+        from kernl_realtime.connection._queue import BoundedQueue
 
         q: Any = BoundedQueue(count + 10)
         put, get = q.put, q.get
@@ -385,7 +385,7 @@ def handoffs(items: int = 3000) -> List[Tuple[str, Optional[float], str]]:
     """
     import queue
 
-    from kernl_realtime._queue import BoundedQueue
+    from kernl_realtime.connection._queue import BoundedQueue
 
     def producer_only() -> float:
         cpu0 = time.process_time()

@@ -7,13 +7,10 @@ Every public name is importable from here; providers live in
 from logging import NullHandler as _NullHandler
 from logging import getLogger as _getLogger
 
-from ._connection import CloseInfo, RealtimeConnection
-from ._model import RealtimeModel
-from ._codec import HandshakeRequest, HandshakeStep, ProviderCodec
-from ._settings import KeepAlive, ReconnectPolicy
-from ._stats import ConnectionStats
+from .connection import CloseInfo, ConnectionReconnected, ConnectionStats, ReconnectAttempt, RealtimeConnection
+from .providers.base import HandshakeRequest, HandshakeStep, ProviderCodec, RealtimeModel
+from .protocol._settings import KeepAlive, ReconnectPolicy
 from ._logging import enable_debug_logging
-from ._reconnect import ConnectionReconnected, ReconnectAttempt
 from ._version import __version__
 from .exceptions import (
     KernlRealtimeError,

@@ -16,7 +16,7 @@ def test_all_lists_every_public_name_exactly_once() -> None:
     for name in names:
         assert hasattr(kernl_realtime, name), name
     public = {n for n in dir(kernl_realtime) if not n.startswith("_")}
-    submodules = {"exceptions", "protocol", "providers", "simulator"}
+    submodules = {"connection", "exceptions", "protocol", "providers", "simulator"}
     assert public - submodules == set(names) - {"__version__"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kernl_realtime import ConfigurationError, KeepAlive
-from kernl_realtime._keepalive import KeepAliveClock
+from kernl_realtime.connection._keepalive import KeepAliveClock
 
 
 def test_ping_due_after_interval_and_dead_after_timeout() -> None:

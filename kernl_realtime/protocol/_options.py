@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
-from kernl_realtime._settings import KeepAlive, ReconnectPolicy
+from kernl_realtime.protocol._settings import KeepAlive, ReconnectPolicy
 from kernl_realtime.protocol._config import RealtimeSessionConfig, SessionResumeConfig
 from kernl_realtime.protocol._credentials import ClientCredential
 from kernl_realtime.protocol._validation import NonEmptyStr, PositiveFloat, PositiveInt, Validated

@@ -1,7 +1,7 @@
 """What is OpenAI's own in the Realtime GA wire format.
 
 The session encoder and decoder, the event tables and the format checks are shared with
-the other OpenAI-style provider in :mod:`kernl_realtime._dialect`. OpenAI's GA shape is
+the other OpenAI-style provider in :mod:`kernl_realtime.providers._openai_style`. OpenAI's GA shape is
 described here as data: ``session.type = "realtime"``, voice and turn detection nested
 under ``audio``, exactly one output modality, PCM16 at 24 kHz only, and custom voices
 sent as ``{"id": "voice_..."}``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._dialect import DialectCodec
+from .._openai_style._codec import DialectCodec
 
 __all__ = ["OpenAICodec"]
 

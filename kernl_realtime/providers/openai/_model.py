@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ..._dialect_model import DialectModel
+from .._openai_style._model import DialectModel
 from ...exceptions import ConfigurationError
 from ...protocol import RealtimeAuthenticateOptions
 from ._codec import OpenAICodec

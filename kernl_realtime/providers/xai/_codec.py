@@ -1,7 +1,7 @@
 """What is xAI's own in the Grok voice wire format.
 
 Everything xAI shares with OpenAI (events, items, tools, errors, the session skeleton)
-is in :mod:`kernl_realtime._dialect`; this module only describes where xAI differs:
+is in :mod:`kernl_realtime.providers._openai_style`; this module only describes where xAI differs:
 ``voice`` and ``turn_detection`` at the top level of the session, ``{"type": null}``
 for manual turns, more PCM rates, a closed voice list, ``language_hint`` for
 transcription, tools xAI hosts itself, ``conversation.created`` as the session
@@ -13,8 +13,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Dict, Optional, Sequence
 
-from ..._codec import WireMessage
-from ..._dialect import DialectCodec
+from ...connection._codec import WireMessage
+from .._openai_style._codec import DialectCodec
 from ...protocol import RealtimeSessionConfig, TranscriptInputDeltaEvent, UnknownEvent
 
 __all__ = ["XAICodec", "VOICES"]
@@ -35,7 +35,7 @@ _COMPLETED = "conversation.item.input_audio_transcription.completed"
 class XAICodec(DialectCodec):
     """Codec for xAI's Grok Voice Agent API (``wss://api.x.ai/v1/realtime``).
 
-    Decoding choices (thread contract as :class:`~kernl_realtime._codec.ProviderCodec`):
+    Decoding choices (thread contract as :class:`~kernl_realtime.providers.base.ProviderCodec`):
 
     * ``conversation.created`` becomes ``session.created`` with the conversation id as
       session id; a later ``session.created`` (newer servers) arrives as ``UnknownEvent``

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-from ..._dialect_model import DialectModel
+from .._openai_style._model import DialectModel
 from ...exceptions import ConfigurationError
 from ...protocol import RealtimeAuthenticateOptions
 from ._codec import XAICodec

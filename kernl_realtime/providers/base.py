@@ -1,4 +1,9 @@
-"""RealtimeModel: the provider-agnostic entry point (``connect()``, ``authenticate()``)."""
+"""Everything a provider author needs: the model base class and the codec seam.
+
+A provider is a :class:`RealtimeModel` subclass (where to connect, which codec, how to
+mint a credential) plus a :class:`ProviderCodec` (protocol event <-> wire message).
+Providers never touch sockets, threads or queues; the connection core does.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import ClassVar, Optional, Tuple
 
-from ._codec import HandshakeRequest, ProviderCodec
-from ._connection import RealtimeConnection
-from .exceptions import ConfigurationError, CredentialExpiredError
-from .protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
+from ..connection._codec import HandshakeRequest, HandshakeStep, ProviderCodec, WireMessage
+from ..connection._connection import RealtimeConnection
+from ..exceptions import ConfigurationError, CredentialExpiredError
+from ..protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
 
-__all__ = ["RealtimeModel"]
+__all__ = ["RealtimeModel", "HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
 
 
 class RealtimeModel(ABC):

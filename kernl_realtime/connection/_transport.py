@@ -18,8 +18,8 @@ import websocket
 from websocket._abnf import frame_buffer
 
 from ._codec import HandshakeRequest
-from ._logging import REDACTED, redact_text, redact_url
-from .exceptions import (
+from .._logging import REDACTED, redact_text, redact_url
+from ..exceptions import (
     APIStatusError,
     AuthenticationError,
     ConnectError,

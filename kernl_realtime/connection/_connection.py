@@ -33,14 +33,14 @@ from websocket._abnf import ABNF
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._dispatch import Dispatcher, is_error_handled
 from ._keepalive import KeepAliveClock
-from ._logging import summarize_message
+from .._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
 from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectHook, is_recoverable
-from ._settings import KeepAlive, ReconnectPolicy
+from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
 from ._transport import open_websocket
-from .exceptions import (
+from ..exceptions import (
     ConfigurationError,
     ConnectError,
     ConnectionClosed,
@@ -56,7 +56,7 @@ from .exceptions import (
     SendTimeout,
     ServerError,
 )
-from .protocol import (
+from ..protocol import (
     ClientCredential,
     ItemTruncateEvent,
     RealtimeConnectOptions,

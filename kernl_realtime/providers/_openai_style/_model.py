@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
 
-from ._codec import HandshakeRequest
-from ._dialect import DialectCodec
-from ._http import mint_client_secret, websocket_url
-from ._logging import redact_url
-from ._model import RealtimeModel
-from .exceptions import ConfigurationError
-from .protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
+from ...connection._codec import HandshakeRequest
+from ._codec import DialectCodec
+from ...connection._http import mint_client_secret, websocket_url
+from ..._logging import redact_url
+from ..base import RealtimeModel
+from ...exceptions import ConfigurationError
+from ...protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
 
 __all__ = ["DialectModel"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
-from .exceptions import (
+from ..exceptions import (
     AuthenticationError,
     ConfigurationError,
     CredentialExpiredError,
@@ -18,7 +18,7 @@ from .exceptions import (
     ProtocolError,
     ServerError,
 )
-from .protocol import ClientCredential
+from ..protocol import ClientCredential
 
 __all__ = ["ReconnectAttempt", "ConnectionReconnected", "ReconnectHook", "RECOVERABLE_CLOSE_CODES", "is_recoverable"]
 

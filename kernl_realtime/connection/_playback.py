@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Tuple
 
-from .protocol import AudioFormat
+from ..protocol import AudioFormat
 
 __all__ = ["PlaybackTracker", "bytes_per_ms", "base64_decoded_length"]
 

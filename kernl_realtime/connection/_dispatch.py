@@ -13,7 +13,7 @@ import threading
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from ._queue import BoundedQueue, QueueClosed
-from .exceptions import CallbackError
+from ..exceptions import CallbackError
 
 __all__ = ["Dispatcher", "CATCH_ALL", "is_error_handled"]
 

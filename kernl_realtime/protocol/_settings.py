@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Optional
 
-from .exceptions import ConfigurationError
+from kernl_realtime.exceptions import ConfigurationError
 
 __all__ = ["KeepAlive", "ReconnectPolicy"]
 

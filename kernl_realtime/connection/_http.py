@@ -13,10 +13,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from ._logging import redact_url
+from .._logging import redact_url
 from ._transport import error_details, status_error
-from .exceptions import ConfigurationError, ConnectError, ProtocolError, RequestTimeout
-from .protocol import ClientCredential
+from ..exceptions import ConfigurationError, ConnectError, ProtocolError, RequestTimeout
+from ..protocol import ClientCredential
 
 __all__ = ["post_json", "mint_client_secret", "websocket_url", "retry_after_seconds"]
 
@@ -56,7 +56,7 @@ def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, w
 
     Raises:
         AuthenticationError, RateLimitError, ServiceUnavailableError, APIStatusError:
-            error statuses (see :func:`~kernl_realtime._transport.status_error`).
+            error statuses (see :func:`~kernl_realtime.connection._transport.status_error`).
         RequestTimeout: No complete answer within ``timeout``.
         ConnectError: The server could not be reached.
         ProtocolError: The answer was not a JSON object.

@@ -18,9 +18,9 @@ from functools import partial
 import logging
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from ._codec import ProviderCodec, WireMessage
-from .exceptions import ConfigurationError, ServerError, UnsupportedEventError
-from .protocol import (
+from ...connection._codec import ProviderCodec, WireMessage
+from ...exceptions import ConfigurationError, ServerError, UnsupportedEventError
+from ...protocol import (
     AudioConfig,
     AudioFormat,
     AudioInputClearedEvent,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._settings import KeepAlive
+from ..protocol._settings import KeepAlive
 
 __all__ = ["KeepAliveClock"]
 

@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple
 
-from ._logging import REDACTED, redact_url
-from .protocol import RealtimeSessionConfig, SessionUpdateEvent
+from .._logging import REDACTED, redact_url
+from ..protocol import RealtimeSessionConfig, SessionUpdateEvent
 
 __all__ = ["HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
 
