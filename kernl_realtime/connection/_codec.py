@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple
 
 from .._logging import REDACTED, redact_url
+from ..exceptions import KernlRealtimeError
 from ..protocol import RealtimeSessionConfig, SessionUpdateEvent
 
 __all__ = ["HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
@@ -71,6 +72,11 @@ class ProviderCodec(ABC):
 
     provider: ClassVar[str] = ""
 
+    #: True when the provider sends JSON in binary frames too (Gemini Live): they are
+    #: then decoded like text frames. Otherwise a binary frame is reported as a
+    #: :class:`~kernl_realtime.ProtocolError` and skipped.
+    accepts_binary: ClassVar[bool] = False
+
     def __init__(self, session_config: Optional[RealtimeSessionConfig] = None) -> None:
         self.session_config = session_config
         self._update_sent = False
@@ -113,3 +119,21 @@ class ProviderCodec(ABC):
         if kind == "session.updated" and (self._update_sent or self.session_config is None):
             return _DONE
         return _CONTINUE
+
+    def close_error(self, code: int, reason: str) -> Optional[KernlRealtimeError]:
+        """Map a close frame the server sent to the error the user should see.
+
+        Called on the reader thread when the server closes the connection. Return None
+        (the default) to let the core classify the close (1000/1001 end normally, any
+        other code becomes a :class:`~kernl_realtime.ConnectionClosedError`). A returned
+        error ends the connection with it (``close_info.error``, initiator ``"server"``)
+        and is reported to error callbacks / raised to pullers. A ``ServerError``,
+        ``ProtocolError`` or ``AuthenticationError`` is final (no reconnect); other
+        errors follow the close code's usual reconnect rule. E.g. Gemini's 1008 "quota
+        exceeded" as a ``ServerError``.
+
+        Args:
+            code: The close code (1005 when the frame carried none).
+            reason: The close reason, already validated as UTF-8.
+        """
+        return None

@@ -234,6 +234,8 @@ class RealtimeConnection:
         self._previous_session_id: Optional[str] = None
         self._handshake_deadline: Optional[float] = None
         self._pending_failure: Optional[KernlRealtimeError] = None
+        # True once the current socket delivered the server's close frame.
+        self._closed_by_server = False
 
         self._handshake_done = threading.Event()
         self._handshake_error: Optional[KernlRealtimeError] = None
@@ -807,6 +809,7 @@ class RealtimeConnection:
         error: Optional[KernlRealtimeError] = None
         try:
             code, reason = self._read_frames(self._ws)
+            error = self._close_frame_error(code, reason)
         except FrameTooLargeError as exc:
             code, reason, error = 1009, str(exc), exc
             self._send_close_frame(1009, "frame too large", time.monotonic() + 1.0)
@@ -824,8 +827,20 @@ class RealtimeConnection:
         pending = self._pending_failure
         if pending is not None:
             self._pending_failure = None
+            self._closed_by_server = False
             code, reason, error = 1006, str(pending), pending
         return code, reason, error
+
+    def _close_frame_error(self, code: int, reason: str) -> Optional[KernlRealtimeError]:
+        """The codec's error for the server's close frame (``ProviderCodec.close_error``)."""
+        self._closed_by_server = True
+        try:
+            return self._codec.close_error(code, reason)
+        except Exception as exc:  # noqa: BLE001 - a codec bug must not kill the reader
+            logger.exception("%s codec.close_error raised", self._log_prefix)
+            error = ProtocolError(f"could not classify the close frame (code {code}): {exc!r}")
+            error.__cause__ = exc
+            return error
 
     # -- reconnect (reader thread; its socket is dead, so it delays nothing) -------------------
 
@@ -902,6 +917,7 @@ class RealtimeConnection:
                     self._ws = ws
                     self._close_sent = False
                 self._codec = codec
+                self._closed_by_server = False
             self._handshake_done.clear()
             self._handshake_deadline = time.monotonic() + self._connect_timeout
             self._keepalive.restart(time.monotonic())
@@ -939,9 +955,14 @@ class RealtimeConnection:
                     cont_frame.add(frame)
                     if not cont_frame.is_fire(frame):
                         continue
-                    data = cont_frame.extract(frame)[1]
+                    opcode, data = cont_frame.extract(frame)
                 stats.record_received(len(data), now)
-                handle(data)
+                if opcode == _OPCODE_BINARY and not self._codec.accepts_binary:
+                    self._report_error(
+                        ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
+                    )
+                else:
+                    handle(data)
             elif opcode == _OPCODE_CLOSE:
                 return self._on_close_frame(frame.data)
             elif opcode == _OPCODE_PING:
@@ -1126,7 +1147,7 @@ class RealtimeConnection:
         if client_closed:
             # Whatever the socket did while we tore it down is not the user's problem.
             initiator, error = "client", None
-        elif error is not None:
+        elif error is not None and not self._closed_by_server:
             initiator = "error"
         else:
             initiator = "server"
