@@ -46,12 +46,19 @@ def redact_text(text: str) -> str:
     return _SECRET_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
 
 
-def _summarize(value: Any, key: Optional[str] = None, audio_delta: bool = False) -> Any:
+# Deeper structure is summarised as a marker: a peer's absurdly nested frame must not
+# make a DEBUG log line recurse past Python's limit (or cost more than the frame).
+_MAX_DEPTH = 16
+
+
+def _summarize(value: Any, key: Optional[str] = None, audio_delta: bool = False, depth: int = 0) -> Any:
+    if isinstance(value, (dict, list)) and depth >= _MAX_DEPTH:
+        return f"<{type(value).__name__} nested deeper than {_MAX_DEPTH} levels>"
     if isinstance(value, dict):
         is_audio = "audio.delta" in str(value.get("type", ""))
-        return {k: _summarize(v, k, is_audio) for k, v in value.items()}
+        return {str(k): _summarize(v, k, is_audio, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_summarize(v) for v in value]
+        return [_summarize(v, None, False, depth + 1) for v in value]
     if isinstance(value, str):
         if key in _SECRET_FIELDS:
             return REDACTED

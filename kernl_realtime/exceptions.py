@@ -225,7 +225,17 @@ class CredentialExpiredError(KernlRealtimeError):
 
 
 class ProtocolError(KernlRealtimeError):
-    """A frame or response body could not be decoded (malformed JSON, wrong shape)."""
+    """A frame or response body could not be decoded (malformed JSON, wrong shape).
+
+    Attributes:
+        wire_type: The wire ``type`` of the offending message, when known.
+        field: Dotted path of the offending field in the wire message, when known.
+    """
+
+    def __init__(self, message: str, *, wire_type: Optional[str] = None, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.wire_type = wire_type
+        self.field = field
 
 
 class FrameTooLargeError(ProtocolError):

@@ -55,6 +55,7 @@ from ..exceptions import (
     ReconnectingError,
     SendTimeout,
     ServerError,
+    TransportError,
 )
 from ..protocol import (
     ClientCredential,
@@ -178,6 +179,16 @@ def _parse_json(data: Union[bytes, str]) -> Any:
     if end != len(text):
         return json.loads(text)
     return value
+
+
+def _as_protocol_error(exc: BaseException, provider: str, kind: Optional[str] = None) -> ProtocolError:
+    """``exc`` (raised while handling what the peer sent) as the ProtocolError to report."""
+    if isinstance(exc, ProtocolError):
+        return exc
+    what = f"a {kind!r} event" if kind else "a frame"
+    error = ProtocolError(f"could not handle {what} from {provider}: {type(exc).__name__}: {exc}; skipped")
+    error.__cause__ = exc
+    return error
 
 
 class _StopReading(Exception):
@@ -995,32 +1006,60 @@ class RealtimeConnection:
             self._write_lock.release()
 
     def _handle_message(self, data: Union[bytes, str]) -> None:
+        """Decode one data frame and deliver its events.
+
+        Nothing the peer sent may raise out of here: parsing (JSON nested 100,000 deep
+        makes ``json`` raise RecursionError), the DEBUG log of the frame and the codec run
+        inside one guard, and any failure becomes a ``ProtocolError`` on the error path.
+        The frame is skipped; the next one decodes normally. Only the reader's own control
+        flow (``_StopReading``) passes through.
+        """
         try:
-            message = _parse_json(data)
-        except ValueError as exc:
-            self._report_error(ProtocolError(f"{self._provider} sent a frame that is not valid JSON ({exc}); frame skipped"))
-            return
-        if type(message) is not dict:
-            self._report_error(ProtocolError(f"{self._provider} sent JSON that is not an object; frame skipped"))
-            return
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s < %s", self._log_prefix, summarize_message(message))
-        try:
-            events = self._codec.decode(message)
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is a protocol error, not a dead reader
-            error = ProtocolError(
-                f"could not decode {self._provider} event {message.get('type', '?')!r}: {exc}; event skipped"
-            )
-            error.__cause__ = exc
-            self._report_error(error)
+            events = self._decode_frame(data)
+        except _StopReading:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad frame is a protocol error, never a dead reader
+            self._report_error(_as_protocol_error(exc, self._provider))
             return
         for event in events:
             self._deliver(event)
 
+    def _decode_frame(self, data: Union[bytes, str]) -> Sequence[Any]:
+        try:
+            message = _parse_json(data)
+        except RecursionError:
+            raise ProtocolError(f"{self._provider} sent JSON nested too deeply to decode; frame skipped") from None
+        except ValueError as exc:  # also invalid UTF-8
+            raise ProtocolError(f"{self._provider} sent a frame that is not valid JSON ({exc}); frame skipped") from None
+        if type(message) is not dict:
+            raise ProtocolError(f"{self._provider} sent JSON that is not an object; frame skipped")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s < %s", self._log_prefix, summarize_message(message))
+        wire_type = message.get("type")
+        try:
+            return self._codec.decode(message)
+        except ProtocolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a codec that trips over a value: skip the event
+            error = ProtocolError(
+                f"could not decode {self._provider} event {wire_type!r}: {type(exc).__name__}: {exc}; event skipped",
+                wire_type=wire_type if isinstance(wire_type, str) else None,
+            )
+            raise error from exc
+
+    def _run_bookkeeping(self, hook: Callable[[Any], None], event: Any) -> None:
+        """Barge-in and session bookkeeping for one event, inside the same guard as decoding."""
+        try:
+            hook(event)
+        except (_StopReading, TransportError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an odd value must not kill the reader
+            self._report_error(_as_protocol_error(exc, self._provider, event.kind))
+
     def _deliver(self, event: Any) -> None:
         hook = self._bookkeeping.get(event.kind)
         if hook is not None:
-            hook(event)
+            self._run_bookkeeping(hook, event)
         if self._pull:
             self._put_pull(event)
         self._notify("event", (event,))

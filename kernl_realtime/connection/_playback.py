@@ -17,18 +17,27 @@ from ..protocol import AudioFormat
 __all__ = ["PlaybackTracker", "bytes_per_ms", "base64_decoded_length"]
 
 
+_DEFAULT_BYTES_PER_MS = 48.0  # PCM16 24 kHz mono
+
+
 def bytes_per_ms(audio_format: Optional[AudioFormat]) -> float:
-    """Bytes of audio per millisecond for a format (PCM16 24 kHz mono when unknown)."""
+    """Bytes of audio per millisecond for a format (PCM16 24 kHz mono when unknown).
+
+    The format may come from the server (``session.updated``); one that implies no bytes
+    at all (a bit depth under 8) falls back to the default rather than dividing by zero.
+    """
     if audio_format is None:
-        return 48.0
+        return _DEFAULT_BYTES_PER_MS
     mime = audio_format.mime_type.lower()
     channels = audio_format.channels or 1
     if mime in ("audio/pcmu", "audio/pcma", "audio/g711_ulaw", "audio/g711_alaw"):
         rate = audio_format.sample_rate or 8000
-        return rate * channels / 1000.0
-    rate = audio_format.sample_rate or 24000
-    bits = audio_format.bit_depth or 16
-    return rate * channels * (bits // 8) / 1000.0
+        result = rate * channels / 1000.0
+    else:
+        rate = audio_format.sample_rate or 24000
+        bits = audio_format.bit_depth or 16
+        result = rate * channels * (bits // 8) / 1000.0
+    return result if result > 0 else _DEFAULT_BYTES_PER_MS
 
 
 def base64_decoded_length(data: str) -> int:

@@ -19,7 +19,8 @@ import logging
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from ...connection._codec import ProviderCodec, WireMessage
-from ...exceptions import ConfigurationError, ServerError, UnsupportedEventError
+from ...exceptions import ConfigurationError, ProtocolError, ServerError, UnsupportedEventError
+from .._wire import BASE64, field, wire_type_name
 from ...protocol import (
     AudioConfig,
     AudioFormat,
@@ -233,53 +234,95 @@ def encode_item(item: Any) -> Dict[str, Any]:
     raise UnsupportedEventError(f"conversation items of kind {kind!r} cannot be sent to a realtime model", field="item")
 
 
+def _text(holder: Dict[str, Any], name: str) -> str:
+    """A free-text or id field, as a string ("" when absent or null; numbers in text form)."""
+    value = holder.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ProtocolError(f"field {name!r} must be a string, got {wire_type_name(value)}", field=name)
+
+
 def _decode_part(part: Dict[str, Any]) -> TextPart:
-    part_type = part.get("type")
+    part_type = field(part, "type", str, "")
     if part_type in _TEXT_PART_TYPES:
-        return TextPart(text=part.get("text") or "")
+        return TextPart(text=field(part, "text", str, ""))
     if part_type in _AUDIO_PART_TYPES:
-        return TextPart(text=part.get("transcript") or "")
-    return TextPart(text=part.get("text") or part.get("transcript") or "")
+        return TextPart(text=field(part, "transcript", str, ""))
+    text = part.get("text") or part.get("transcript")
+    return TextPart(text=text if isinstance(text, str) else "")
 
 
 def decode_item(wire: Dict[str, Any]) -> Optional[Any]:
-    """Wire item → protocol item, keeping the wire id; None for item types we lack."""
+    """Wire item → protocol item, keeping the wire id; None for item types we lack.
+
+    Raises:
+        ProtocolError: A field the item type needs is missing or of the wrong type
+            (the field path starts with ``item.``).
+    """
+    try:
+        return _decode_item(wire)
+    except ProtocolError as exc:
+        path = f"item.{exc.field}" if exc.field else "item"
+        raise ProtocolError(exc.message.replace(f"field {exc.field!r}", f"field {path!r}"), field=path) from None
+
+
+def _decode_item(wire: Dict[str, Any]) -> Optional[Any]:
     item_type = wire.get("type")
-    status = ToolCallState.COMPLETED if wire.get("status", "completed") == "completed" else ToolCallState.IN_PROGRESS
+    status = ToolCallState.COMPLETED if field(wire, "status", str, "completed") == "completed" else ToolCallState.IN_PROGRESS
+    item_id = field(wire, "id", str, None)
     if item_type == "message":
-        role = wire.get("role", "assistant")
-        content: List[MessagePart] = [_decode_part(p) for p in wire.get("content") or [] if isinstance(p, dict)]
-        if wire.get("id"):
-            return Message(role=role, content=content, id=wire["id"])
+        role = field(wire, "role", str, "assistant")
+        if role not in ("user", "assistant", "system"):
+            raise ProtocolError(f"field 'role' must be 'user', 'assistant' or 'system', got {role!r}", field="role")
+        parts = field(wire, "content", list, [])
+        content: List[MessagePart] = [
+            _decode_part(part) for part in parts if isinstance(part, dict)
+        ]
+        if item_id:
+            return Message(role=role, content=content, id=item_id)
         return Message(role=role, content=content)
     if item_type == "function_call":
         return ToolCall(
-            call_id=wire.get("call_id", ""),
-            tool_id=wire.get("name", ""),
-            arguments=wire.get("arguments") or "",
+            call_id=field(wire, "call_id"),
+            tool_id=field(wire, "name"),
+            arguments=field(wire, "arguments", str, ""),
             state=status,
-            id=wire.get("id"),
+            id=item_id,
         )
     if item_type == "function_call_output":
         return ToolResult(
-            call_id=wire.get("call_id", ""),
+            call_id=field(wire, "call_id"),
             tool_id="",
-            result=wire.get("output"),
+            result=field(wire, "output", str, None),
             error=None,
             state=ToolCallState.COMPLETED,
-            id=wire.get("id"),
+            id=item_id,
         )
     return None
 
 
 def decode_usage(wire: Any) -> Optional[RealtimeUsage]:
-    """Wire usage → ``RealtimeUsage`` (None when absent or empty)."""
+    """Wire usage → ``RealtimeUsage`` (None when absent or empty).
+
+    Usage is informational: a count that is not a non-negative integer is left out
+    rather than costing the ``response.done`` it rides on.
+    """
     if not isinstance(wire, dict) or not wire:
         return None
+
+    def count(name: str) -> Optional[int]:
+        value = wire.get(name)
+        usable = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        if value is not None and not usable:
+            logger.debug("ignoring usage.%s: %s is not a token count", name, wire_type_name(value))
+        return value if usable else None
+
     return RealtimeUsage(
-        input_tokens=wire.get("input_tokens"),
-        output_tokens=wire.get("output_tokens"),
-        total_tokens=wire.get("total_tokens"),
+        input_tokens=count("input_tokens"), output_tokens=count("output_tokens"), total_tokens=count("total_tokens")
     )
 
 
@@ -423,33 +466,35 @@ class DialectCodec(ProviderCodec):
             "error": self._decode_error,
             "session.created": self._decode_session_created,
             "session.updated": self._decode_session_updated,
-            "input_audio_buffer.committed": lambda m: (AudioInputCommittedEvent(item_id=m.get("item_id", "")),),
+            "input_audio_buffer.committed": lambda m: (AudioInputCommittedEvent(item_id=field(m, "item_id", str, "")),),
             "input_audio_buffer.cleared": lambda m: (AudioInputClearedEvent(),),
             "input_audio_buffer.speech_started": lambda m: (
-                SpeechStartedEvent(audio_start_ms=m.get("audio_start_ms", 0), item_id=m.get("item_id", "")),
+                SpeechStartedEvent(audio_start_ms=field(m, "audio_start_ms", int, 0), item_id=field(m, "item_id", str, "")),
             ),
             "input_audio_buffer.speech_stopped": lambda m: (
-                SpeechStoppedEvent(audio_end_ms=m.get("audio_end_ms", 0), item_id=m.get("item_id", "")),
+                SpeechStoppedEvent(audio_end_ms=field(m, "audio_end_ms", int, 0), item_id=field(m, "item_id", str, "")),
             ),
             "conversation.item.added": self._decode_item_created,
             "conversation.item.created": self._decode_item_created,
-            "conversation.item.deleted": lambda m: (ItemDeletedEvent(item_id=m["item_id"]),),
+            "conversation.item.deleted": lambda m: (ItemDeletedEvent(item_id=field(m, "item_id")),),
             "conversation.item.truncated": lambda m: (
-                ItemTruncatedEvent(item_id=m["item_id"], audio_end_ms=m["audio_end_ms"]),
+                ItemTruncatedEvent(item_id=field(m, "item_id"), audio_end_ms=field(m, "audio_end_ms", int)),
             ),
             "conversation.item.input_audio_transcription.delta": lambda m: (
-                TranscriptInputDeltaEvent(item_id=m["item_id"], delta=m["delta"]),
+                TranscriptInputDeltaEvent(item_id=field(m, "item_id"), delta=field(m, "delta")),
             ),
             "conversation.item.input_audio_transcription.completed": lambda m: (
-                TranscriptInputEvent(item_id=m["item_id"], text=m.get("transcript") or ""),
+                TranscriptInputEvent(item_id=field(m, "item_id"), text=field(m, "transcript", str, "")),
             ),
-            "response.created": lambda m: (ResponseCreatedEvent(response_id=m["response"]["id"]),),
+            "response.created": lambda m: (ResponseCreatedEvent(response_id=field(m, "response.id")),),
             "response.done": self._decode_response_done,
             "response.output_audio.delta": lambda m: (
-                AudioOutputDeltaEvent(response_id=m["response_id"], item_id=m["item_id"], audio=m["delta"]),
+                AudioOutputDeltaEvent(
+                    response_id=field(m, "response_id"), item_id=field(m, "item_id"), audio=field(m, "delta", BASE64)
+                ),
             ),
             "response.output_audio.done": lambda m: (
-                AudioOutputDoneEvent(response_id=m["response_id"], item_id=m["item_id"]),
+                AudioOutputDoneEvent(response_id=field(m, "response_id"), item_id=field(m, "item_id")),
             ),
             "response.output_audio_transcript.delta": self._decode_output_transcript_delta,
             "response.output_audio_transcript.done": self._decode_output_transcript_done,
@@ -460,10 +505,10 @@ class DialectCodec(ProviderCodec):
             "response.text.done": self._decode_text_done,
             "response.output_item.added": self._decode_output_item_added,
             "response.function_call_arguments.delta": lambda m: (
-                ToolDeltaEvent(call_id=m["call_id"], delta=m["delta"]),
+                ToolDeltaEvent(call_id=field(m, "call_id"), delta=field(m, "delta")),
             ),
             "response.function_call_arguments.done": lambda m: (
-                ToolCallEvent(call_id=m["call_id"], tool_id=m["name"], arguments=m.get("arguments") or ""),
+                ToolCallEvent(call_id=field(m, "call_id"), tool_id=field(m, "name"), arguments=field(m, "arguments", str, "")),
             ),
         }
         self.current_session_id: Optional[str] = None
@@ -482,30 +527,52 @@ class DialectCodec(ProviderCodec):
 
         Each event's ``id`` is the wire ``event_id``, so events can be matched with
         the provider's logs and with ``ServerError.event_id``.
+
+        Raises:
+            ProtocolError: A field of a known message type is missing or of the wrong
+                type; the error names the wire type and the field, and the message is
+                skipped whole (no decoding state was changed by it).
         """
         message_type = message.get("type")
         decoder = self.decoders.get(message_type) if isinstance(message_type, str) else None
         if decoder is None:
             events: Sequence[Any] = (UnknownEvent(type=str(message_type), data=message),)
         else:
-            events = decoder(message)
+            try:
+                events = decoder(message)
+            except ProtocolError as exc:
+                raise ProtocolError(
+                    f"could not decode {self.display_name} event {message_type!r}: {exc.message}; event skipped",
+                    wire_type=message_type,
+                    field=exc.field,
+                ) from None
+            except ConfigurationError as exc:  # an event, item or part rejected a decoded value
+                raise ProtocolError(
+                    f"could not decode {self.display_name} event {message_type!r}: {exc.message}; event skipped",
+                    wire_type=message_type,
+                    field=exc.field,
+                ) from None
         event_id = message.get("event_id")
-        if event_id is not None:
+        if isinstance(event_id, str):
             for event in events:
                 # Events are frozen; this is how dataclasses themselves set fields.
                 object.__setattr__(event, "id", event_id)
         return events
 
     def _decode_error(self, message: WireMessage) -> Sequence[Any]:
-        error = message.get("error") or {}
-        known = {"message", "code", "type", "event_id", "param"}
-        details = {k: v for k, v in error.items() if k not in known} or None
+        error = field(message, "error", dict, {})
+        try:
+            text = {name: _text(error, name) for name in ("message", "code", "type", "event_id", "param")}
+        except ProtocolError as exc:
+            raise ProtocolError(exc.message.replace(f"field {exc.field!r}", f"field 'error.{exc.field}'"),
+                                field=f"error.{exc.field}") from None
+        details = {k: v for k, v in error.items() if k not in text} or None
         server_error = ServerError(
-            str(error.get("message") or "the provider reported an error without a message"),
-            code=str(error.get("code") or error.get("type") or ""),
-            type=error.get("type"),
-            event_id=error.get("event_id"),
-            param=error.get("param"),
+            text["message"] or "the provider reported an error without a message",
+            code=text["code"] or text["type"],
+            type=text["type"] or None,
+            event_id=text["event_id"] or None,
+            param=text["param"] or None,
             details=details,
         )
         return (SessionErrorEvent(error=server_error),)
@@ -516,57 +583,58 @@ class DialectCodec(ProviderCodec):
             # session.created on newer servers, in either order): the first one wins and the
             # other arrives raw, so connect()'s handshake sees exactly one session.created.
             return (UnknownEvent(type=message["type"], data=message),)
-        session = message.get("session") or {}
+        session = field(message, "session", dict, {})
         session_id = self.session_id(message)
         info = SessionInfo(id=session_id, config=self.decode_session_config(session))
         self.current_session_id = session_id  # only once the event is valid
         return (SessionCreatedEvent(session=info),)
 
     def _decode_session_updated(self, message: WireMessage) -> Sequence[Any]:
-        session = message.get("session") or {}
-        session_id = session.get("id") or self.current_session_id or ""
+        session = field(message, "session", dict, {})
+        session_id = field(session, "id", str, "") or self.current_session_id or ""
         return (SessionUpdatedEvent(session=SessionInfo(id=session_id, config=self.decode_session_config(session))),)
 
     def _decode_item_created(self, message: WireMessage) -> Sequence[Any]:
-        item = decode_item(message.get("item") or {})
+        item = decode_item(field(message, "item", dict))
         if item is None:
             return (UnknownEvent(type=message["type"], data=message),)
-        return (ItemCreatedEvent(item=item, previous_item_id=message.get("previous_item_id")),)
+        return (ItemCreatedEvent(item=item, previous_item_id=field(message, "previous_item_id", str, None)),)
 
     def _decode_response_done(self, message: WireMessage) -> Sequence[Any]:
-        response = message.get("response") or {}
-        status = _RESPONSE_STATUS.get(str(response.get("status")), ResponseStatus.FAILED)
+        response = field(message, "response", dict)
+        status = _RESPONSE_STATUS.get(field(response, "status", str, ""), ResponseStatus.FAILED)
         usage = decode_usage(response.get("usage")) or decode_usage(message.get("usage"))
-        response_id = response.get("id", "")
+        response_id = field(message, "response.id", str, "")
         if self._partial:  # items of a cancelled response never get their done event
             for key in [key for key, (owner, _) in self._partial.items() if owner == response_id]:
                 del self._partial[key]
         return (ResponseDoneEvent(response_id=response_id, status=status, usage=usage),)
 
     def _accumulate(self, stream: str, message: WireMessage) -> None:
+        """Keep a delta for the done event; call only once the delta event was built."""
         key = (stream, message["item_id"])
         entry = self._partial.get(key)
         if entry is None:
-            entry = self._partial[key] = (message.get("response_id", ""), [])
+            entry = self._partial[key] = (message["response_id"], [])
         entry[1].append(message["delta"])
 
-    def _take_accumulated(self, stream: str, message: WireMessage) -> str:
-        entry = self._partial.pop((stream, message["item_id"]), None)
+    def _take_accumulated(self, stream: str, item_id: str) -> str:
+        entry = self._partial.pop((stream, item_id), None)
         return "".join(entry[1]) if entry is not None else ""
 
     def _decode_output_transcript_delta(self, message: WireMessage) -> Sequence[Any]:
-        self._accumulate("transcript", message)
-        return (
-            TranscriptOutputDeltaEvent(
-                response_id=message["response_id"], item_id=message["item_id"], delta=message["delta"]
-            ),
+        event = TranscriptOutputDeltaEvent(
+            response_id=field(message, "response_id"), item_id=field(message, "item_id"), delta=field(message, "delta")
         )
+        self._accumulate("transcript", message)
+        return (event,)
 
     def _decode_output_transcript_done(self, message: WireMessage) -> Sequence[Any]:
         # xAI's done event has no transcript (older servers): the deltas are the transcript.
-        accumulated = self._take_accumulated("transcript", message)
-        text = message.get("transcript") or accumulated
-        return (TranscriptOutputEvent(response_id=message["response_id"], item_id=message["item_id"], text=text),)
+        response_id, item_id = field(message, "response_id"), field(message, "item_id")
+        transcript = field(message, "transcript", str, "")
+        accumulated = self._take_accumulated("transcript", item_id)
+        return (TranscriptOutputEvent(response_id=response_id, item_id=item_id, text=transcript or accumulated),)
 
     def _is_duplicate_text(self, message: WireMessage) -> bool:
         """True for a text event under the other of its two names.
@@ -583,33 +651,37 @@ class DialectCodec(ProviderCodec):
         return family != self._text_family
 
     def _decode_text_delta(self, message: WireMessage) -> Sequence[Any]:
+        event = TextOutputDeltaEvent(
+            response_id=field(message, "response_id"), item_id=field(message, "item_id"), delta=field(message, "delta")
+        )
         if self._is_duplicate_text(message):
             return (UnknownEvent(type=message["type"], data=message),)
         self._accumulate("text", message)
-        return (
-            TextOutputDeltaEvent(response_id=message["response_id"], item_id=message["item_id"], delta=message["delta"]),
-        )
+        return (event,)
 
     def _decode_text_done(self, message: WireMessage) -> Sequence[Any]:
+        response_id, item_id = field(message, "response_id"), field(message, "item_id")
+        text = field(message, "text", str, "")
         if self._is_duplicate_text(message):
             return (UnknownEvent(type=message["type"], data=message),)
-        accumulated = self._take_accumulated("text", message)
-        text = message.get("text") or accumulated
-        return (TextOutputEvent(response_id=message["response_id"], item_id=message["item_id"], text=text),)
+        accumulated = self._take_accumulated("text", item_id)
+        return (TextOutputEvent(response_id=response_id, item_id=item_id, text=text or accumulated),)
 
     def _decode_output_item_added(self, message: WireMessage) -> Sequence[Any]:
-        item = message.get("item") or {}
+        item = field(message, "item", dict, {})
         if item.get("type") == "function_call":
             return (
                 ToolStartEvent(
-                    response_id=message.get("response_id", ""), call_id=item.get("call_id", ""), tool_id=item.get("name", "")
+                    response_id=field(message, "response_id", str, ""),
+                    call_id=field(item, "call_id", str, ""),
+                    tool_id=field(item, "name", str, ""),
                 ),
             )
         return (UnknownEvent(type=message["type"], data=message),)
 
     def session_id(self, created_message: WireMessage) -> str:
         """The session id carried by a ``session.created``-like message."""
-        return str((created_message.get("session") or {}).get("id") or "")
+        return _text(field(created_message, "session", dict, {}), "id")
 
     def decode_session_config(self, session: Dict[str, Any]) -> RealtimeSessionConfig:
         """The provider's session object → config (values we cannot represent are left out)."""

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from ...connection._codec import WireMessage
 from .._openai_style._codec import DialectCodec
+from .._wire import field
 from ...protocol import RealtimeSessionConfig, TranscriptInputDeltaEvent, UnknownEvent
 
 __all__ = ["XAICodec", "VOICES"]
@@ -70,12 +71,12 @@ class XAICodec(DialectCodec):
 
     def session_id(self, created_message: WireMessage) -> str:
         """The conversation id for ``conversation.created``, else the session id."""
-        holder = created_message.get("session") or created_message.get("conversation") or {}
-        return str(holder.get("id") or "")
+        holder = field(created_message, "session", dict, None) or field(created_message, "conversation", dict, {})
+        return field(holder, "id", str, "")
 
     def _decode_transcript_so_far(self, message: WireMessage) -> Sequence[Any]:
-        item_id = message["item_id"]
-        text = message.get("transcript") or ""
+        item_id = field(message, "item_id")
+        text = field(message, "transcript", str, "")
         previous = self._input_transcripts.get(item_id, "")
         self._input_transcripts[item_id] = text
         if len(text) > len(previous) and text.startswith(previous):
@@ -83,5 +84,6 @@ class XAICodec(DialectCodec):
         return (UnknownEvent(type=message["type"], data=message),)
 
     def _decode_transcript_completed(self, message: WireMessage) -> Sequence[Any]:
-        self._input_transcripts.pop(message.get("item_id", ""), None)
-        return self._decode_completed(message)
+        events = self._decode_completed(message)  # checks the fields before any state changes
+        self._input_transcripts.pop(message["item_id"], None)
+        return events
