@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple
 
 from .._logging import REDACTED, redact_url
 from ..exceptions import KernlRealtimeError
-from ..protocol import RealtimeSessionConfig, SessionUpdateEvent
+from ..protocol import AudioFormat, RealtimeSessionConfig, SessionUpdateEvent
 
 __all__ = ["HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
 
@@ -77,9 +77,47 @@ class ProviderCodec(ABC):
     #: :class:`~kernl_realtime.ProtocolError` and skipped.
     accepts_binary: ClassVar[bool] = False
 
+    #: True when the model continues by itself after a tool result (Gemini): the agent
+    #: layer then sends no ``response.create`` after ``tool.result``.
+    resumes_after_tool_result: ClassVar[bool] = False
+
     def __init__(self, session_config: Optional[RealtimeSessionConfig] = None) -> None:
         self.session_config = session_config
         self._update_sent = False
+
+    @property
+    def input_format(self) -> Optional[AudioFormat]:
+        """Format of the audio the client sends (known after the handshake); default: the config's."""
+        audio = self.session_config.audio if self.session_config is not None else None
+        return audio.input_format if audio is not None else None
+
+    @property
+    def output_format(self) -> Optional[AudioFormat]:
+        """Format of the audio the model sends (known after the handshake); default: the config's."""
+        audio = self.session_config.audio if self.session_config is not None else None
+        return audio.output_format if audio is not None else None
+
+    @property
+    def resume_handle(self) -> Optional[str]:
+        """A handle that lets a new socket continue this session (Gemini); None: no resumption.
+
+        Read by the core on the reader thread when it reconnects: a non-None handle is
+        passed to the model's ``reopen`` and the reconnect keeps the conversation.
+        """
+        return None
+
+    @property
+    def wants_reconnect(self) -> bool:
+        """True once the server announced the end of this socket (Gemini ``goAway``) and a
+        :attr:`resume_handle` can continue the session on a new one. The core then
+        switches sockets as soon as :attr:`idle` is true (or when the server closes),
+        whatever the reconnect policy."""
+        return False
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is in flight, so switching sockets now loses nothing."""
+        return True
 
     @abstractmethod
     def encode(self, event: Any) -> Sequence[WireMessage]:

@@ -41,7 +41,10 @@ from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
 from ._transport import open_websocket
 from ..exceptions import (
+    APIStatusError,
+    AuthenticationError,
     ConfigurationError,
+    CredentialExpiredError,
     ConnectError,
     ConnectionClosed,
     ConnectionClosedError,
@@ -58,6 +61,7 @@ from ..exceptions import (
     TransportError,
 )
 from ..protocol import (
+    AudioFormat,
     ClientCredential,
     ItemTruncateEvent,
     RealtimeConnectOptions,
@@ -195,6 +199,14 @@ class _StopReading(Exception):
     """Unwinds the reader when close() was called while it waited for queue space."""
 
 
+class _SwitchSocket(Exception):
+    """Unwinds the reader to move the session to a new socket (the codec asked for it)."""
+
+
+# Reconnect policy for resuming on a new socket when the user configured none.
+_RESUME_POLICY = ReconnectPolicy(max_attempts=3, initial_delay=0.0, max_delay=1.0)
+
+
 class RealtimeConnection:
     """A live realtime session with one provider, over one WebSocket.
 
@@ -257,9 +269,11 @@ class RealtimeConnection:
 
         self._interrupt_lock = threading.Lock()
         self._responding = False
-        config = codec.session_config
-        output_format = config.audio.output_format if config is not None and config.audio is not None else None
-        self._playback = PlaybackTracker(output_format)
+        self._playback = PlaybackTracker(codec.output_format)
+        # Set when the codec asked to move to a new socket (Gemini goAway) and it is safe now.
+        self._switching = False
+        # True while a reconnect continues the same server session (a resumption handle).
+        self._resuming = False
 
         self._pull = settings.pull
         self._queue: BoundedQueue[Any] = BoundedQueue(settings.max_queue)
@@ -279,6 +293,8 @@ class RealtimeConnection:
             "speech.started": self._on_speech_started,
             "session.created": self._on_session_info,
             "session.updated": self._on_session_info,
+            # The server abandoned the response because the user barged in (Gemini).
+            "response.interrupted": self._on_server_interrupted,
         }
         self._reader = threading.Thread(
             target=self._run_reader,
@@ -359,6 +375,8 @@ class RealtimeConnection:
         with self._state_lock:
             if self._state is not _State.OPEN:
                 info = self._close_info
+                if info is not None and isinstance(info.error, (ServerError, APIStatusError)):
+                    raise info.error  # the provider's own reason, e.g. Gemini's 1007 setup rejection
                 detail = f" (code {info.code}: {info.reason})" if info is not None else ""
                 raise ConnectError(f"{self._provider} closed the connection during the handshake{detail}")
 
@@ -412,6 +430,25 @@ class RealtimeConnection:
     def session(self) -> Optional[SessionInfo]:
         """The latest session info reported by the server (``session.created/updated``)."""
         return self._session
+
+    @property
+    def input_format(self) -> Optional[AudioFormat]:
+        """Format of the audio to send (``audio.input.append``), when the provider fixes it."""
+        return self._codec.input_format
+
+    @property
+    def output_format(self) -> Optional[AudioFormat]:
+        """Format of the audio the model sends (``audio.output.delta``), when known."""
+        return self._codec.output_format
+
+    @property
+    def resume_handle(self) -> Optional[str]:
+        """The provider's newest session resumption handle (Gemini), else None.
+
+        Store it to continue the conversation from another process with
+        ``RealtimeConnectOptions(resume=SessionResumeConfig(handle=...))``.
+        """
+        return self._codec.resume_handle
 
     @property
     def close_info(self) -> Optional[CloseInfo]:
@@ -832,6 +869,9 @@ class RealtimeConnection:
             error.__cause__ = exc
         except _StopReading:
             code, reason = 1000, "closed by the client"
+        except _SwitchSocket:
+            code, reason = 1000, "moving to a new socket to resume the session"
+            self._send_close_frame(1000, "resuming elsewhere", time.monotonic() + 1.0)
         except Exception as exc:  # noqa: BLE001 - a bug must end the connection loudly, not silently
             logger.exception("%s reader failed unexpectedly", self._log_prefix)
             code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
@@ -856,7 +896,12 @@ class RealtimeConnection:
     # -- reconnect (reader thread; its socket is dead, so it delays nothing) -------------------
 
     def _should_reconnect(self, code: int, error: Optional[KernlRealtimeError]) -> bool:
-        if self._settings.reconnect is None or self._reopen is None or self._close_requested:
+        if self._reopen is None or self._close_requested:
+            return False
+        if self._switching or (self._codec.wants_reconnect and self._state is _State.OPEN):
+            # The server announced this socket's end and the session can be resumed.
+            return not isinstance(error, (AuthenticationError, ConfigurationError, CredentialExpiredError))
+        if self._settings.reconnect is None:
             return False
         if self._state is _State.CONNECTING and self._reconnect_attempt == 0:
             return False  # the first handshake failed: connect() reports it
@@ -868,8 +913,11 @@ class RealtimeConnection:
         Returns:
             ``(resumed, last_error)``.
         """
-        policy = self._settings.reconnect
-        assert policy is not None and self._reopen is not None
+        policy = self._settings.reconnect or _RESUME_POLICY
+        assert self._reopen is not None
+        self._switching = False
+        handle = self._codec.resume_handle
+        self._resuming = handle is not None
         with self._state_lock:
             if self._close_requested:
                 return False, None
@@ -906,7 +954,7 @@ class RealtimeConnection:
             if self._close_event.wait(attempt.delay):
                 return False, None
             try:
-                request, codec = self._reopen(credential)
+                request, codec = self._reopen(credential, handle)
                 ws = open_websocket(
                     request,
                     self._connect_timeout,
@@ -1023,6 +1071,11 @@ class RealtimeConnection:
             return
         for event in events:
             self._deliver(event)
+        codec = self._codec
+        if codec.wants_reconnect and codec.idle and self._state is _State.OPEN and not self._close_requested:
+            # Switch while nothing is in flight, before the server cuts the socket mid-turn.
+            self._switching = True
+            raise _SwitchSocket()
 
     def _decode_frame(self, data: Union[bytes, str]) -> Sequence[Any]:
         try:
@@ -1092,9 +1145,11 @@ class RealtimeConnection:
                 attempt=self._reconnect_attempt,
                 previous_session_id=self._previous_session_id,
                 session_id=self._session_id,
+                state_lost=not self._resuming,
             )
             self._reconnect_attempt = 0
-            logger.debug("%s reconnected; server-side conversation state was lost", self._log_prefix)
+            logger.debug("%s reconnected (conversation %s)", self._log_prefix,
+                         "resumed" if self._resuming else "lost on the server side")
             self._notify("reconnected", (notice,))
             if self._pull:
                 self._put_pull(notice)
@@ -1124,6 +1179,10 @@ class RealtimeConnection:
         # it may still be playing after response.done and still need truncating.
         with self._interrupt_lock:
             self._responding = False
+
+    def _on_server_interrupted(self, event: Any) -> None:
+        # The server already stopped generating: only local playback bookkeeping remains.
+        self._interrupt(played_ms=None, server_cancels=True)
 
     def _on_speech_started(self, event: Any) -> None:
         self._interrupt(played_ms=None, server_cancels=self._server_cancels_on_speech())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
@@ -51,8 +51,20 @@ def retry_after_seconds(value: Optional[str]) -> Optional[float]:
         return None
 
 
-def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, what: str) -> Dict[str, Any]:
-    """POST ``body`` as JSON with a bearer key and return the decoded JSON object.
+def post_json(
+    url: str,
+    api_key: str,
+    body: Dict[str, Any],
+    *,
+    timeout: float,
+    what: str,
+    auth_headers: Optional[Mapping[str, str]] = None,
+) -> Dict[str, Any]:
+    """POST ``body`` as JSON with the key and return the decoded JSON object.
+
+    The key goes in ``Authorization: Bearer``, or in ``auth_headers`` when the provider
+    wants another header (Google: ``x-goog-api-key``); ``api_key`` is still masked in
+    error messages.
 
     Raises:
         AuthenticationError, RateLimitError, ServiceUnavailableError, APIStatusError:
@@ -66,7 +78,10 @@ def post_json(url: str, api_key: str, body: Dict[str, Any], *, timeout: float, w
         response = requests.post(
             url,
             json=body,
-            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            headers={
+                **(auth_headers if auth_headers is not None else {"Authorization": f"Bearer {api_key}"}),
+                "Content-Type": "application/json",
+            },
             timeout=timeout,
         )
     except requests.Timeout as exc:

@@ -1,3 +1,3 @@
-"""Provider implementations. Import one as ``from kernl_realtime.providers import openai`` (or ``xai``)."""
+"""Provider implementations. Import one as ``from kernl_realtime.providers import openai`` (or ``xai``, ``google``)."""
 
-__all__ = ["openai", "xai"]
+__all__ = ["openai", "xai", "google"]

@@ -14,7 +14,7 @@ from typing import ClassVar, Optional, Tuple
 from ..connection._codec import HandshakeRequest, HandshakeStep, ProviderCodec, WireMessage
 from ..connection._connection import RealtimeConnection
 from ..exceptions import ConfigurationError, CredentialExpiredError
-from ..protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
+from ..protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions, SessionResumeConfig
 
 __all__ = ["RealtimeModel", "HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
 
@@ -79,26 +79,32 @@ class RealtimeModel(ABC):
         request = self._handshake_request(options)
         codec = self._create_codec(options)
 
-        def reopen(credential: Optional[ClientCredential]) -> Tuple[HandshakeRequest, ProviderCodec]:
-            # A reconnect opens a new session: fresh codec state, same config, and the
-            # hook's fresh credential if it gave one.
+        def reopen(
+            credential: Optional[ClientCredential], resume_handle: Optional[str] = None
+        ) -> Tuple[HandshakeRequest, ProviderCodec]:
+            # A reconnect opens a new socket: fresh codec state, same config, the hook's
+            # fresh credential if it gave one, and the provider's resumption handle if it
+            # keeps one (then the server continues the same session).
             reopened = replace(options, credential=credential) if credential is not None else options
+            if resume_handle is not None:
+                reopened = replace(reopened, resume=SessionResumeConfig(handle=resume_handle))
             if reopened.credential is not None:
-                self._check_credential(reopened.credential)
+                # Resuming a session is not starting one: a token past its start deadline still resumes.
+                self._check_credential(reopened.credential, allow_expired=resume_handle is not None and credential is None)
             return self._handshake_request(reopened), self._create_codec(reopened)
 
         return RealtimeConnection.open(
             provider=self.provider, request=request, codec=codec, options=options, timeout=float(timeout), reopen=reopen
         )
 
-    def _check_credential(self, credential: ClientCredential) -> None:
+    def _check_credential(self, credential: ClientCredential, *, allow_expired: bool = False) -> None:
         if credential.kind not in self.credential_kinds:
             accepted = " or ".join(repr(kind) for kind in self.credential_kinds)
             raise ConfigurationError(
                 f"{self.provider} requires a {accepted} credential, got kind {credential.kind!r}",
                 field="credential.kind",
             )
-        if credential.expired:
+        if credential.expired and not allow_expired:
             raise CredentialExpiredError(
                 f"the {self.provider} credential expired at {credential.expires_at.isoformat()}; "
                 "mint a fresh one with authenticate()"
