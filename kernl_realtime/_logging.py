@@ -96,3 +96,6 @@ def enable_debug_logging(level: int = logging.DEBUG) -> logging.Handler:
     logger.addHandler(handler)
     logger.setLevel(level)
     return handler
+
+
+enable_debug_logging.__module__ = "kernl_realtime"  # users call it as kernl_realtime.enable_debug_logging

@@ -310,3 +310,9 @@ class CallbackError(KernlRealtimeError):
     def __init__(self, message: str, *, callback_name: str = "") -> None:
         super().__init__(message)
         self.callback_name = callback_name
+
+
+# Users meet these as kernl_realtime.X (tracebacks, reprs, pickles): say so.
+for _name in __all__:
+    globals()[_name].__module__ = "kernl_realtime"
+del _name

@@ -14,8 +14,37 @@ The core imports :mod:`kernl_realtime.protocol` and :mod:`kernl_realtime.excepti
 never a provider.
 """
 
-from ._connection import CloseInfo, RealtimeConnection
-from ._reconnect import ConnectionReconnected, ReconnectAttempt
-from ._stats import ConnectionStats
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+if TYPE_CHECKING:
+    from ._connection import CloseInfo, RealtimeConnection
+    from ._reconnect import ConnectionReconnected, ReconnectAttempt
+    from ._stats import ConnectionStats
 
 __all__ = ["RealtimeConnection", "CloseInfo", "ConnectionStats", "ConnectionReconnected", "ReconnectAttempt"]
+
+# Imported on first use: a provider needs the codec seam long before it needs the
+# websocket-client machinery behind RealtimeConnection.
+_HOMES = {
+    "RealtimeConnection": "._connection",
+    "CloseInfo": "._connection",
+    "ConnectionStats": "._stats",
+    "ConnectionReconnected": "._reconnect",
+    "ReconnectAttempt": "._reconnect",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -37,6 +37,7 @@ from .._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
 from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectHook, is_recoverable
+from ..protocol._export import export_from_root
 from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
 from ._transport import open_websocket
@@ -1275,3 +1276,6 @@ class RealtimeConnection:
         final = ([("error", (error,))] if report else []) + [("status", (TransportStatus.CLOSED,))]
         self._dispatcher.stop_with(final)
         self._reader_done.set()
+
+
+export_from_root(globals(), ["RealtimeConnection", "CloseInfo"])

@@ -1,7 +1,9 @@
 """REST calls to providers (minting ephemeral credentials), with requests.
 
-This is the one boundary where ``requests`` exceptions become ours. Error messages
-never contain the API key: it is only ever placed in the Authorization header.
+``requests`` is imported by the first REST call, not with the package: it costs ~30 ms
+and urllib3 opens a socket at import to probe for IPv6. Its errors become ours through
+:func:`~kernl_realtime.connection._errors.map_errors`. Error messages never contain the
+API key: it is only ever placed in the Authorization header.
 """
 
 from __future__ import annotations
@@ -11,11 +13,9 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import requests
-
 from .._logging import redact_url
-from ._transport import error_details, status_error
-from ..exceptions import ConfigurationError, ConnectError, ProtocolError, RequestTimeout
+from ._errors import error_details, map_errors, retry_after_seconds, status_error
+from ..exceptions import ConfigurationError, ProtocolError, RequestTimeout
 from ..protocol import ClientCredential
 
 __all__ = ["post_json", "mint_client_secret", "websocket_url", "retry_after_seconds"]
@@ -41,16 +41,6 @@ def websocket_url(base_url: str, path: str, query: Optional[Dict[str, str]] = No
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, encoded, ""))
 
 
-def retry_after_seconds(value: Optional[str]) -> Optional[float]:
-    """Parse a ``Retry-After`` header given in seconds (HTTP dates are ignored)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 def post_json(
     url: str,
     api_key: str,
@@ -68,13 +58,15 @@ def post_json(
 
     Raises:
         AuthenticationError, RateLimitError, ServiceUnavailableError, APIStatusError:
-            error statuses (see :func:`~kernl_realtime.connection._transport.status_error`).
+            error statuses (see :func:`~kernl_realtime.connection._errors.status_error`).
         RequestTimeout: No complete answer within ``timeout``.
         ConnectError: The server could not be reached.
         ProtocolError: The answer was not a JSON object.
     """
+    import requests  # first REST call only (see the module docstring)
+
     where = redact_url(url)
-    try:
+    with map_errors(what, where, timeout=timeout, timeout_error=RequestTimeout, secrets=[api_key]):
         response = requests.post(
             url,
             json=body,
@@ -84,12 +76,6 @@ def post_json(
             },
             timeout=timeout,
         )
-    except requests.Timeout as exc:
-        raise RequestTimeout(f"{what} at {where} timed out after {timeout:g} s") from exc
-    except requests.ConnectionError as exc:
-        raise ConnectError(f"{what}: could not reach {where} ({exc.__class__.__name__})") from exc
-    except requests.RequestException as exc:
-        raise ConnectError(f"{what} at {where} failed ({exc.__class__.__name__})") from exc
     if response.status_code >= 400:
         message, code = error_details(response.text, [api_key])
         raise status_error(

@@ -19,6 +19,7 @@ from ..exceptions import (
     ServerError,
 )
 from ..protocol import ClientCredential
+from ..protocol._export import export_from_root
 
 __all__ = ["ReconnectAttempt", "ConnectionReconnected", "ReconnectHook", "RECOVERABLE_CLOSE_CODES", "is_recoverable"]
 
@@ -76,3 +77,6 @@ def is_recoverable(code: int, error: Optional[KernlRealtimeError]) -> bool:
     if isinstance(error, (ProtocolError, ServerError)):
         return False
     return code in RECOVERABLE_CLOSE_CODES
+
+
+export_from_root(globals(), ["ReconnectAttempt", "ConnectionReconnected"])

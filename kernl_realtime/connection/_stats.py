@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, Optional, Tuple, Type, TypeVar, Union
 
-from dataclasses_json import DataClassJsonMixin
+from ..protocol._export import export_from_root
+
+if TYPE_CHECKING:
+    from dataclasses_json import DataClassJsonMixin
 
 __all__ = ["ConnectionStats", "StatsRecorder"]
+
+_S = TypeVar("_S", bound="ConnectionStats")
 
 # Events/s is averaged over this many whole seconds.
 _RATE_WINDOW = 5
 
 
 @dataclass(frozen=True)
-class ConnectionStats(DataClassJsonMixin):
+class ConnectionStats:
     """A point-in-time snapshot of one connection's figures.
 
     ``to_dict()``/``to_json()`` give a form ready for logs, metrics or plots.
@@ -46,6 +52,34 @@ class ConnectionStats(DataClassJsonMixin):
     last_ping_rtt: Optional[float]
     uptime: float
     muted_audio_dropped: int
+
+    # dataclasses-json (~25 ms to import) is loaded by the first call that needs it,
+    # not by ``import kernl_realtime``.
+
+    def to_dict(self, encode_json: bool = False) -> Dict[str, Any]:
+        """Return the figures as a dict (field names as keys). Any thread."""
+        return _json_mixin().to_dict(self, encode_json)  # type: ignore[arg-type]
+
+    def to_json(self, **dumps_options: Any) -> str:
+        """Return the figures as a JSON string (``json.dumps`` options accepted). Any thread."""
+        return _json_mixin().to_json(self, **dumps_options)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls: Type[_S], data: Dict[str, Any]) -> _S:
+        """Build a snapshot back from :meth:`to_dict`'s form."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_json(cls: Type[_S], text: Union[str, bytes]) -> _S:
+        """Build a snapshot back from :meth:`to_json`'s form."""
+        return cls.from_dict(json.loads(text))  # type: ignore[attr-defined, no-any-return]
+
+
+def _json_mixin() -> "Type[DataClassJsonMixin]":
+    from dataclasses_json import DataClassJsonMixin
+
+    return DataClassJsonMixin
+
 
 
 class StatsRecorder:
@@ -122,3 +156,6 @@ class StatsRecorder:
             uptime=now - self._created_at,
             muted_audio_dropped=self.muted_audio_dropped,
         )
+
+
+export_from_root(globals(), ["ConnectionStats"])

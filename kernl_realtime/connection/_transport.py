@@ -1,35 +1,26 @@
-"""Opening a websocket-client ``WebSocket`` and translating its failures into ours.
+"""Opening a websocket-client ``WebSocket`` and reading its frames.
 
-This is the one boundary where websocket-client and socket exceptions become
-kernl_realtime exceptions (``raise ... from exc``).
+Failures of the upgrade become kernl_realtime exceptions through
+:func:`~kernl_realtime.connection._errors.map_errors`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import select
-import socket
 import ssl
 import threading
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional
 
 import websocket
 from websocket._abnf import frame_buffer
 
 from ._codec import HandshakeRequest
-from .._logging import REDACTED, redact_text, redact_url
-from ..exceptions import (
-    APIStatusError,
-    AuthenticationError,
-    ConnectError,
-    ConnectTimeout,
-    FrameTooLargeError,
-    RateLimitError,
-    ServiceUnavailableError,
-)
+from ._errors import map_errors
+from .._logging import redact_url
+from ..exceptions import FrameTooLargeError
 
-__all__ = ["open_websocket", "status_error", "error_details", "BufferedReceiver", "readable_waiter"]
+__all__ = ["open_websocket", "BufferedReceiver", "readable_waiter"]
 
 def readable_waiter(sock: Any) -> Callable[[float], bool]:
     """Return ``wait(timeout) -> bool``: True when ``sock`` has data (or EOF/error) to read.
@@ -130,53 +121,6 @@ class _FrameReader(frame_buffer):  # type: ignore[misc]
             raise FrameTooLargeError(f"incoming frame of {self.length} bytes exceeds max_frame_size={self.max_size}")
 
 
-def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional[str]]:
-    """The provider's message and code from an HTTP error body, with ``secrets`` masked.
-
-    Understands ``{"error": {"message": ..., "code": ...}}`` and ``{"error": "..."}``;
-    any other body contributes its first 200 characters.
-    """
-    message: str = body[:200]
-    code: Optional[str] = None
-    try:
-        payload = json.loads(body) if body else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict):
-            message = str(error.get("message") or "")
-            raw_code = error.get("code") or error.get("type")
-            code = str(raw_code) if raw_code is not None else None
-        elif isinstance(error, str):
-            message = error
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, REDACTED)
-    return redact_text(message.strip()), code
-
-
-def status_error(
-    status: int, what: str, message: str = "", retry_after: Optional[float] = None, code: Optional[str] = None
-) -> APIStatusError:
-    """Map an HTTP error status to the matching exception (message never includes secrets)."""
-    detail = f": {message}" if message else ""
-    if status in (401, 403):
-        return AuthenticationError(
-            f"{what} was rejected with HTTP {status}: the API key or credential is invalid or expired{detail}",
-            status_code=status,
-            code=code,
-        )
-    if status == 429:
-        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-        return RateLimitError(f"{what} was rate limited (HTTP 429){wait}{detail}", retry_after=retry_after, code=code)
-    if status >= 500:
-        return ServiceUnavailableError(
-            f"{what} failed with HTTP {status} (provider error; retry later){detail}", status_code=status, code=code
-        )
-    return APIStatusError(f"{what} failed with HTTP {status}{detail}", status_code=status, code=code)
-
-
 def open_websocket(
     request: HandshakeRequest,
     timeout: float,
@@ -207,56 +151,25 @@ def open_websocket(
     ws.lock = write_lock  # type: ignore[assignment] # an RLock: our writes nest websocket-client's
     where = redact_url(request.url)
     header = [f"{name}: {value}" for name, value in request.headers.items()]
+    secrets = [value.split(" ", 1)[-1] for value in request.headers.values()]
+    secrets += [protocol.split(".", 1)[1] for protocol in request.subprotocols if "." in protocol]
     try:
-        ws.connect(
-            request.url,
-            header=header,
-            subprotocols=list(request.subprotocols) or None,
-            timeout=timeout,
-            suppress_origin=True,
-        )
-    except websocket.WebSocketBadStatusException as exc:
+        with map_errors("WebSocket upgrade", where, timeout=timeout, secrets=secrets):
+            ws.connect(
+                request.url,
+                header=header,
+                subprotocols=list(request.subprotocols) or None,
+                timeout=timeout,
+                suppress_origin=True,
+            )
+    except BaseException:
         _close_quietly(ws)
-        secrets = [value.split(" ", 1)[-1] for value in request.headers.values()]
-        secrets += [protocol.split(".", 1)[1] for protocol in request.subprotocols if "." in protocol]
-        message, code = error_details(_body_text(getattr(exc, "resp_body", None)), secrets)
-        raise status_error(exc.status_code, f"WebSocket upgrade to {where}", message, code=code) from None
-    except (websocket.WebSocketTimeoutException, socket.timeout) as exc:
-        _close_quietly(ws)
-        raise ConnectTimeout(f"WebSocket handshake with {where} timed out after {timeout:g} s") from exc
-    except ssl.SSLCertVerificationError as exc:
-        _close_quietly(ws)
-        raise ConnectError(
-            f"TLS certificate of {where} could not be verified ({exc.verify_message}); for a private CA set "
-            "WEBSOCKET_CLIENT_CA_BUNDLE to its PEM file"
-        ) from exc
-    except ssl.SSLError as exc:
-        _close_quietly(ws)
-        raise ConnectError(f"TLS handshake with {where} failed: {exc.__class__.__name__}") from exc
-    except (OSError, websocket.WebSocketException, ValueError) as exc:
-        _close_quietly(ws)
-        raise ConnectError(f"could not connect to {where}: {_describe(exc)}") from exc
+        raise
     sock = ws.sock
     assert sock is not None  # connect() succeeded
     sock.settimeout(io_timeout)
     ws.frame_buffer = _FrameReader(BufferedReceiver(sock, ws._recv, tick), max_frame_size)
     return ws
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is the server running and the port right?)"
-    if isinstance(exc, socket.gaierror):
-        return "host name could not be resolved"
-    text = str(exc) or exc.__class__.__name__
-    # websocket-client messages can echo the request URL; never let a query string through.
-    return text.split("?", 1)[0]
-
-
-def _body_text(body: Any) -> str:
-    if isinstance(body, bytes):
-        return body.decode("utf-8", "replace")
-    return body or ""
 
 
 def _close_quietly(ws: "websocket.WebSocket") -> None:

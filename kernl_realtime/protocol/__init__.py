@@ -47,6 +47,8 @@ from kernl_realtime.protocol._options import (
     RealtimeAuthenticateOptions,
     RealtimeConnectOptions,
 )
+from kernl_realtime.protocol._settings import KeepAlive, ReconnectPolicy
+from kernl_realtime.protocol._export import export_from_root
 from kernl_realtime.protocol._events import (
     ActivityEndEvent,
     ActivityStartEvent,
@@ -116,6 +118,7 @@ __all__ = [
     "FilePart",
     "FunctionToolSpec",
     "InputTranscriptionConfig",
+    "KeepAlive",
     "ItemCreateEvent",
     "ItemCreatedEvent",
     "ItemDeleteEvent",
@@ -136,6 +139,7 @@ __all__ = [
     "RealtimeSessionConfig",
     "RealtimeUsage",
     "Reasoning",
+    "ReconnectPolicy",
     "ResponseCancelEvent",
     "ResponseCreateEvent",
     "ResponseCreatedEvent",
@@ -176,3 +180,5 @@ __all__ = [
     "event_from_dict",
     "event_to_dict",
 ]
+
+export_from_root(globals(), __all__)

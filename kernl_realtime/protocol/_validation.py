@@ -45,10 +45,10 @@ from typing import (
     Union,
     get_args,
     get_origin,
-    get_type_hints,
 )
 
 from kernl_realtime.exceptions import ConfigurationError
+from kernl_realtime.protocol._export import type_hints
 
 __all__ = [
     "AwareDatetime",
@@ -425,7 +425,7 @@ def _plan(cls: type) -> _ClassPlan:
     plan = _PLANS.get(cls)
     if plan is None:
         # Resolved lazily so forward references between modules are all defined by now.
-        hints = get_type_hints(cls, include_extras=True)
+        hints = type_hints(cls)
         fields = tuple(
             _FieldPlan(
                 name=field.name,

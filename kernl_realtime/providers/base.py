@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import replace
-from typing import ClassVar, Optional, Tuple
+from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
 
 from ..connection._codec import HandshakeRequest, HandshakeStep, ProviderCodec, WireMessage
-from ..connection._connection import RealtimeConnection
 from ..exceptions import ConfigurationError, CredentialExpiredError
 from ..protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions, SessionResumeConfig
+from ..protocol._export import export_from_root
+
+if TYPE_CHECKING:
+    from ..connection._connection import RealtimeConnection
 
 __all__ = ["RealtimeModel", "HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
 
@@ -93,6 +96,9 @@ class RealtimeModel(ABC):
                 self._check_credential(reopened.credential, allow_expired=resume_handle is not None and credential is None)
             return self._handshake_request(reopened), self._create_codec(reopened)
 
+        # Imported here: importing a provider must not pay for websocket-client.
+        from ..connection._connection import RealtimeConnection
+
         return RealtimeConnection.open(
             provider=self.provider, request=request, codec=codec, options=options, timeout=float(timeout), reopen=reopen
         )
@@ -134,3 +140,6 @@ class RealtimeModel(ABC):
             RequestTimeout: No answer within ``timeout``.
             ProtocolError: The response body was not the expected JSON.
         """
+
+
+export_from_root(globals(), ["RealtimeModel"])

@@ -1,0 +1,218 @@
+"""The one place where third-party errors become ours: :func:`map_errors`.
+
+websocket-client (the WebSocket upgrade), requests (REST calls), ``ssl`` and ``socket``
+each raise their own exception trees. Code that calls them wraps the call in
+``with map_errors(...)`` and only ever sees :mod:`kernl_realtime.exceptions`.
+
+Neither websocket-client, requests nor ``ssl`` is imported here: an exception of theirs
+can only exist once its library is loaded, so the classification looks them up in
+``sys.modules``. Importing this module therefore costs nothing and opens no socket.
+
+Secrets: an HTTP error's body is scrubbed of ``secrets`` and of anything that looks like
+a key; exceptions that may carry request headers (bad-status errors) are not chained.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Sequence, Tuple, Type
+
+from .._logging import REDACTED, redact_text
+from ..exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectError,
+    ConnectTimeout,
+    KernlRealtimeError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
+
+__all__ = ["map_errors", "status_error", "error_details", "retry_after_seconds"]
+
+# Where a private CA bundle goes, per library that verified the certificate.
+_CA_BUNDLE_HINT = {
+    "websocket": "WEBSOCKET_CLIENT_CA_BUNDLE",
+    "requests": "REQUESTS_CA_BUNDLE",
+}
+
+
+@contextmanager
+def map_errors(
+    what: str,
+    where: str,
+    *,
+    timeout: float,
+    timeout_error: Type[KernlRealtimeError] = ConnectTimeout,
+    secrets: Sequence[str] = (),
+) -> Iterator[None]:
+    """Turn websocket-client, requests, ``ssl`` and ``socket`` errors raised inside into ours.
+
+    Args:
+        what: What was attempted, e.g. ``"WebSocket upgrade"`` or ``"openai authenticate()"``.
+        where: The redacted URL it was attempted at (never one with a query string).
+        timeout: The budget that applied, quoted when it ran out.
+        timeout_error: The exception for a timeout (``ConnectTimeout`` for a WebSocket
+            handshake, ``RequestTimeout`` for a REST call).
+        secrets: Values to mask if a server echoes them in an error body.
+
+    Raises:
+        AuthenticationError, RateLimitError, ServiceUnavailableError, APIStatusError:
+            an HTTP error status on the WebSocket upgrade.
+        ConnectTimeout / RequestTimeout: ``timeout`` ran out (``timeout_error``).
+        ConnectError: refused, DNS, TLS, or any other transport failure.
+    """
+    try:
+        yield
+    except KernlRealtimeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - classified below; unknown ones re-raised as they are
+        mapped, chain = _translate(exc, what, where, timeout, timeout_error, secrets)
+        if mapped is None:
+            raise
+        if chain:
+            raise mapped from exc
+        raise mapped from None
+
+
+def _translate(
+    exc: Exception,
+    what: str,
+    where: str,
+    timeout: float,
+    timeout_error: Type[KernlRealtimeError],
+    secrets: Sequence[str],
+) -> Tuple[Optional[KernlRealtimeError], bool]:
+    """Our exception for ``exc`` (None when it is not a transport error) and whether to chain it."""
+    websocket = sys.modules.get("websocket")
+    requests = sys.modules.get("requests")
+    if websocket is not None and isinstance(exc, websocket.WebSocketBadStatusException):
+        # Not chained: websocket-client's exception keeps the response headers.
+        message, code = error_details(_body_text(getattr(exc, "resp_body", None)), secrets)
+        return status_error(exc.status_code, f"{what} at {where}", message, code=code), False
+    timeouts: Tuple[type, ...] = (socket.timeout, TimeoutError)
+    if websocket is not None:
+        timeouts += (websocket.WebSocketTimeoutException,)
+    if requests is not None:
+        timeouts += (requests.Timeout,)
+    if isinstance(exc, timeouts):
+        return timeout_error(f"{what} at {where} timed out after {timeout:g} s"), True
+    ssl = sys.modules.get("ssl")
+    certificate = _find_cause(exc, ssl.SSLCertVerificationError) if ssl is not None else None
+    if certificate is not None:
+        library = "requests" if requests is not None and isinstance(exc, requests.RequestException) else "websocket"
+        return (
+            ConnectError(
+                f"TLS certificate of {where} could not be verified ({certificate.verify_message}); "
+                f"for a private CA set {_CA_BUNDLE_HINT[library]} to its PEM file"
+            ),
+            True,
+        )
+    tls = _find_cause(exc, ssl.SSLError) if ssl is not None else None
+    if tls is not None:
+        return ConnectError(f"TLS handshake with {where} failed: {tls.__class__.__name__}"), True
+    if requests is not None and isinstance(exc, requests.RequestException):
+        if isinstance(exc, requests.ConnectionError):
+            return ConnectError(f"{what}: could not reach {where} ({exc.__class__.__name__})"), True
+        return ConnectError(f"{what} at {where} failed ({exc.__class__.__name__})"), True
+    transport: Tuple[type, ...] = (OSError, ValueError)
+    if websocket is not None:
+        transport += (websocket.WebSocketException,)
+    if isinstance(exc, transport):
+        return ConnectError(f"could not connect to {where}: {_describe(exc)}"), True
+    return None, False
+
+
+def _find_cause(exc: BaseException, kind: Type[BaseException]) -> Any:
+    """``exc`` or the first exception of ``kind`` it was raised from (requests wraps ssl's)."""
+    seen = 0
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 8:
+        if isinstance(current, kind):
+            return current
+        for argument in getattr(current, "args", ()):
+            # urllib3 keeps the original error as an argument of its MaxRetryError's reason.
+            if isinstance(argument, kind):
+                return argument
+            reason = getattr(argument, "reason", None)
+            if isinstance(reason, kind):
+                return reason
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running and the port right?)"
+    if isinstance(exc, socket.gaierror):
+        return "host name could not be resolved"
+    text = str(exc) or exc.__class__.__name__
+    # Library messages can echo the request URL; never let a query string through.
+    return redact_text(text.split("?", 1)[0])
+
+
+def _body_text(body: Any) -> str:
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace")
+    return body or ""
+
+
+def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional[str]]:
+    """The provider's message and code from an HTTP error body, with ``secrets`` masked.
+
+    Understands ``{"error": {"message": ..., "code": ...}}`` and ``{"error": "..."}``;
+    any other body contributes its first 200 characters.
+    """
+    message: str = body[:200]
+    code: Optional[str] = None
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+            raw_code = error.get("code") or error.get("type")
+            code = str(raw_code) if raw_code is not None else None
+        elif isinstance(error, str):
+            message = error
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, REDACTED)
+    return redact_text(message.strip()), code
+
+
+def status_error(
+    status: int, what: str, message: str = "", retry_after: Optional[float] = None, code: Optional[str] = None
+) -> APIStatusError:
+    """Map an HTTP error status to the matching exception (message never includes secrets)."""
+    detail = f": {message}" if message else ""
+    if status in (401, 403):
+        return AuthenticationError(
+            f"{what} was rejected with HTTP {status}: the API key or credential is invalid or expired{detail}",
+            status_code=status,
+            code=code,
+        )
+    if status == 429:
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        return RateLimitError(f"{what} was rate limited (HTTP 429){wait}{detail}", retry_after=retry_after, code=code)
+    if status >= 500:
+        return ServiceUnavailableError(
+            f"{what} failed with HTTP {status} (provider error; retry later){detail}", status_code=status, code=code
+        )
+    return APIStatusError(f"{what} failed with HTTP {status}{detail}", status_code=status, code=code)
+
+
+def retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    """Parse a ``Retry-After`` header given in seconds (HTTP dates are ignored)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
