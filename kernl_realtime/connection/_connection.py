@@ -27,9 +27,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar, Union, overload
 
-import websocket
-from websocket._abnf import ABNF
-
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._dispatch import Dispatcher, is_error_handled
 from ._keepalive import KeepAliveClock
@@ -40,7 +37,8 @@ from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectHook, 
 from ..protocol._export import export_from_root
 from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
-from ._transport import open_websocket
+from ._frames import OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT, FramingError, client_close_payload
+from ._transport import WireSocket, open_websocket
 from ..exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -81,13 +79,6 @@ _connection_ids = itertools.count(1)
 
 #: ``reopen(credential) -> (request, codec)``: how to open a fresh socket for a reconnect.
 Reopen = Callable[[Optional[ClientCredential]], "tuple[HandshakeRequest, ProviderCodec]"]
-
-_OPCODE_TEXT = ABNF.OPCODE_TEXT
-_OPCODE_BINARY = ABNF.OPCODE_BINARY
-_OPCODE_CONT = ABNF.OPCODE_CONT
-_OPCODE_CLOSE = ABNF.OPCODE_CLOSE
-_OPCODE_PING = ABNF.OPCODE_PING
-_OPCODE_PONG = ABNF.OPCODE_PONG
 
 # Close codes after which the peer meant to end the session normally.
 _NORMAL_CLOSE_CODES = frozenset({1000, 1001})
@@ -230,7 +221,7 @@ class RealtimeConnection:
         *,
         provider: str,
         codec: ProviderCodec,
-        ws: "websocket.WebSocket",
+        ws: WireSocket,
         write_lock: "threading.RLock",
         settings: ConnectionSettings,
         reopen: Optional[Reopen] = None,
@@ -524,14 +515,14 @@ class RealtimeConnection:
             try:
                 for payload in payloads:
                     self._ws.send(payload)
-            except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
+            except TimeoutError as exc:
                 error = SendTimeout(
                     f"send did not complete within {self._settings.send_timeout:g} s: "
                     "the peer stopped reading; closing the connection"
                 )
                 self._fail_async(error)
                 raise error from exc
-            except (OSError, websocket.WebSocketException) as exc:
+            except OSError as exc:
                 raise ConnectionClosedError(
                     f"could not send: the connection is broken ({exc.__class__.__name__})", code=1006
                 ) from exc
@@ -739,10 +730,17 @@ class RealtimeConnection:
         ``recv()`` until consumed; then iteration ends.
 
         Args:
-            code: WebSocket close code to send.
-            reason: Close reason to send (truncated to 123 bytes).
+            code: WebSocket close code to send: 1000 (default), 1001, another code
+                defined by RFC 6455 that an endpoint may send, or 3000-4999.
+            reason: Close reason to send (UTF-8, cut to 123 bytes on a character
+                boundary).
+
+        Raises:
+            ConfigurationError: ``code`` may not be sent by a client (e.g. 1005, 1006,
+                1015, 2000) or ``reason`` is not a str.
             timeout: Upper bound for the whole call, in seconds.
         """
+        client_close_payload(code, reason)  # ConfigurationError before anything changes
         deadline = time.monotonic() + max(0.0, timeout)
         with self._state_lock:
             first = not self._close_requested and self._state is not _State.CLOSED
@@ -794,7 +792,7 @@ class RealtimeConnection:
         try:
             if not self._close_sent and self._state is not _State.CLOSED:
                 self._close_sent = True
-                self._ws.send_close(code, reason.encode("utf-8")[:123])
+                self._ws.send_close(*client_close_payload(code, reason))
         except Exception:  # noqa: BLE001 - the socket is already broken; force it down
             self._abort_socket()
         finally:
@@ -862,9 +860,13 @@ class RealtimeConnection:
         except FrameTooLargeError as exc:
             code, reason, error = 1009, str(exc), exc
             self._send_close_frame(1009, "frame too large", time.monotonic() + 1.0)
+        except FramingError as exc:
+            # RFC 6455 "fail the connection": say why in a close frame, then drop it.
+            code, reason, error = exc.close_code, str(exc), exc
+            self._send_close_frame(exc.close_code, "protocol error", time.monotonic() + 1.0)
         except KernlRealtimeError as exc:  # keepalive timeout, failed pong, reconnect handshake timeout
             code, reason, error = 1006, str(exc), exc
-        except (OSError, websocket.WebSocketException) as exc:
+        except OSError as exc:
             reason = f"connection lost without a close frame ({exc.__class__.__name__})"
             error = ConnectionClosedError(f"{self._provider} {reason}; close code 1006", code=1006, reason=reason)
             error.__cause__ = exc
@@ -992,56 +994,42 @@ class RealtimeConnection:
         except Exception:  # noqa: BLE001 - already broken
             pass
 
-    def _read_frames(self, ws: "websocket.WebSocket") -> "tuple[int, str]":
-        recv_frame = ws.frame_buffer.recv_frame
-        cont_frame = ws.cont_frame
+    def _read_frames(self, ws: WireSocket) -> "tuple[int, str]":
+        read = ws.read
         handle = self._handle_message
         stats = self._stats
         monotonic = time.monotonic
         while True:
-            try:
-                frame = recv_frame()
-            except websocket.WebSocketTimeoutException:
-                # No data for a tick (possibly mid-frame: the parser keeps the partial frame).
-                self._check_keepalive(monotonic())
-                continue
-            opcode = frame.opcode
+            frames = read()
             now = monotonic()
-            if opcode == _OPCODE_TEXT or opcode == _OPCODE_BINARY or opcode == _OPCODE_CONT:
-                if frame.fin and opcode != _OPCODE_CONT and not cont_frame.recving_frames:
-                    data = frame.data
-                else:
-                    cont_frame.validate(frame)
-                    cont_frame.add(frame)
-                    if not cont_frame.is_fire(frame):
-                        continue
-                    opcode, data = cont_frame.extract(frame)
-                stats.record_received(len(data), now)
-                if opcode == _OPCODE_BINARY and not self._codec.accepts_binary:
-                    self._report_error(
-                        ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
-                    )
-                else:
+            for opcode, data in frames:
+                if opcode == OP_TEXT:
+                    stats.record_received(len(data), now)
                     handle(data)
-            elif opcode == _OPCODE_CLOSE:
-                return self._on_close_frame(frame.data)
-            elif opcode == _OPCODE_PING:
-                self._send_control(lambda: ws.pong(frame.data))
-            elif opcode == _OPCODE_PONG:
-                self._on_pong(now)
+                elif opcode == OP_BINARY:
+                    stats.record_received(len(data), now)
+                    if self._codec.accepts_binary:
+                        handle(data)
+                    else:
+                        self._report_error(
+                            ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
+                        )
+                elif opcode == OP_PING:
+                    self._send_control(lambda payload=data: ws.pong(payload))
+                elif opcode == OP_PONG:
+                    self._on_pong(now)
+                elif opcode == OP_CLOSE:
+                    return self._on_close_frame(*data)
+                else:  # OP_FAILED: a protocol violation, after every frame before it
+                    assert opcode == OP_FAILED
+                    raise data
             if now >= self._next_keepalive_check:
                 self._check_keepalive(now)
 
-    def _on_close_frame(self, data: Union[bytes, str]) -> "tuple[int, str]":
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        if len(data) >= 2:
-            code = struct.unpack("!H", data[:2])[0]
-            reason = data[2:].decode("utf-8", "replace")
-        else:
-            code, reason = 1005, ""
+    def _on_close_frame(self, code: int, reason: str) -> "tuple[int, str]":
         if not self._close_sent:
-            echo = code if code not in (1005, 1006, 1015) else 1000
+            # RFC 6455: echo the status code (an empty close frame is answered with 1000).
+            echo = code if code != 1005 else 1000
             self._send_close_frame(echo, "", time.monotonic() + 1.0)
         return code, reason
 

@@ -1,7 +1,13 @@
-"""Opening a websocket-client ``WebSocket`` and reading its frames.
+"""The one module that uses websocket-client: opening a WebSocket and writing frames;
+reading them is ours (:mod:`._frames`).
 
 Failures of the upgrade become kernl_realtime exceptions through
-:func:`~kernl_realtime.connection._errors.map_errors`.
+:func:`~kernl_realtime.connection._errors.map_errors`; failures of an open socket are
+raised as ``OSError`` subclasses (see :class:`WireSocket`). The websocket-client
+internals used here (``WebSocket._recv``, ``WebSocket.lock`` as the send lock, the upgrade
+reading no byte past the HTTP response; ``WebSocketBadStatusException.resp_body`` in
+``_errors``) are pinned by ``tests/test_transport_contract.py``, and the dependency is
+bounded to the major version tested (``websocket-client>=1.6,<2``).
 """
 
 from __future__ import annotations
@@ -10,17 +16,16 @@ import os
 import select
 import ssl
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 import websocket
-from websocket._abnf import frame_buffer
 
 from ._codec import HandshakeRequest
 from ._errors import map_errors
+from ._frames import Frame, FrameParser
 from .._logging import redact_url
-from ..exceptions import FrameTooLargeError
 
-__all__ = ["open_websocket", "BufferedReceiver", "readable_waiter"]
+__all__ = ["open_websocket", "WireSocket", "readable_waiter"]
 
 def readable_waiter(sock: Any) -> Callable[[float], bool]:
     """Return ``wait(timeout) -> bool``: True when ``sock`` has data (or EOF/error) to read.
@@ -50,28 +55,53 @@ def readable_waiter(sock: Any) -> Callable[[float], bool]:
     return wait_select
 
 
-class BufferedReceiver:
-    """Reads the socket in large chunks and serves websocket-client's small reads.
+class WireSocket:
+    """One open client WebSocket: websocket-client did the upgrade and writes frames;
+    reading is ours (:class:`~._frames.FrameParser` over large reads).
 
-    websocket-client reads each frame with two or three ``recv()`` calls (header,
-    length, payload). During a burst one 64 KiB read holds dozens of frames, so this
-    turns most of those system calls into slices of a buffer.
+    The rest of the core uses only this class, never websocket-client itself. Writes
+    (``send``, ``ping``, ``pong``, ``send_close``) take the write lock given to
+    :func:`open_websocket`. Reads happen on one thread at a time (the reader).
+    Every failure is raised as an ``OSError`` (``TimeoutError`` for a send that timed
+    out, ``ConnectionError`` for a dead socket), so callers need no websocket-client
+    exception types.
 
-    When the buffer is empty it waits at most ``tick`` seconds for data, then raises
-    ``WebSocketTimeoutException``. websocket-client's frame parser keeps a partially
-    read frame across that exception, so the reader wakes up every tick, even in the
-    middle of a frame that stalled, to run its keepalive checks.
+    Attributes:
+        sock: The underlying socket (for shutting it down from another thread).
+        tick: Longest time :meth:`read` waits for data before returning empty-handed,
+            so that the reader runs its keepalive checks even mid-frame.
     """
 
-    __slots__ = ("_read", "_wait", "_buffer", "_position", "tick")
+    __slots__ = ("_ws", "sock", "parser", "tick", "_wait", "_read", "_writable")
 
     _CHUNK = 65536
 
-    def __init__(self, sock: Any, raw_recv: Callable[[int], bytes], tick: float) -> None:
+    def __init__(self, ws: "websocket.WebSocket", max_message_size: Optional[int], tick: float) -> None:
+        self._ws = ws
+        sock = ws.sock
+        assert sock is not None  # connected
+        self.sock = sock
+        self.parser = FrameParser(max_message_size)
+        self.tick = tick
         self._wait = readable_waiter(sock)
+        self._writable = _writable_checker(sock)
         if isinstance(sock, ssl.SSLSocket) or os.name != "posix":
-            # TLS must decrypt; elsewhere socket descriptors are not files for os.read.
-            self._read = raw_recv
+            # TLS must decrypt (websocket-client's _recv handles SSL want-read retries);
+            # elsewhere socket descriptors are not files for os.read.
+            raw_recv = ws._recv
+
+            def read_socket(size: int) -> bytes:
+                try:
+                    data = raw_recv(size)
+                except websocket.WebSocketTimeoutException:
+                    return _SPURIOUS
+                except websocket.WebSocketConnectionClosedException as exc:
+                    raise ConnectionResetError("the peer closed the connection") from exc
+                if not data:
+                    raise ConnectionResetError("the peer closed the connection")
+                return data
+
+            self._read = read_socket
         else:
             # After poll() said readable, read the (non-blocking) descriptor directly:
             # socket.recv() on a socket with a timeout would poll a second time.
@@ -81,44 +111,94 @@ class BufferedReceiver:
                 try:
                     data = os.read(fd, size)
                 except BlockingIOError:
-                    raise websocket.WebSocketTimeoutException("spurious wake-up: no data") from None
+                    return _SPURIOUS
                 if not data:
-                    raise websocket.WebSocketConnectionClosedException("the peer closed the connection")
+                    raise ConnectionResetError("the peer closed the connection")
                 return data
 
             self._read = read_fd
-        self._buffer = b""
-        self._position = 0
-        self.tick = tick
 
-    def __call__(self, size: int) -> bytes:
-        position = self._position
-        buffer = self._buffer
-        if position >= len(buffer):
-            if not self._wait(self.tick):
-                raise websocket.WebSocketTimeoutException("no data within the reader's tick")
-            buffer = self._buffer = self._read(self._CHUNK)
-            position = 0
-        chunk = buffer[position : position + size]
-        self._position = position + len(chunk)
-        return chunk
+    def read(self) -> List[Frame]:
+        """Wait up to :attr:`tick` for data; return the frames it completed (often none).
+
+        Raises:
+            ConnectionError: The peer closed TCP (end of stream) or the socket broke.
+        """
+        if not self._wait(self.tick):
+            return []
+        data = self._read(self._CHUNK)
+        if not data:
+            return []
+        return self.parser.feed(data)
+
+    def can_write_now(self) -> bool:
+        """True when the socket's send buffer has room: a small control frame will not block."""
+        return self._writable()
+
+    def send(self, payload: str) -> None:
+        """Send one text frame (caller holds the write lock or accepts websocket-client's)."""
+        with _mapped_errors():
+            self._ws.send(payload)
+
+    def ping(self, payload: bytes) -> None:
+        """Send a ping frame."""
+        with _mapped_errors():
+            self._ws.ping(payload)
+
+    def pong(self, payload: bytes) -> None:
+        """Answer a ping."""
+        with _mapped_errors():
+            self._ws.pong(payload)
+
+    def send_close(self, code: int, reason: bytes) -> None:
+        """Send a close frame with ``code`` and an already validated ``reason``."""
+        with _mapped_errors():
+            self._ws.send_close(code, reason)
+
+    def shutdown(self) -> None:
+        """Close the socket (no close frame); safe to call twice."""
+        try:
+            self._ws.shutdown()
+        except Exception:  # noqa: BLE001 - already broken: nothing left to release
+            pass
 
 
-class _FrameReader(frame_buffer):  # type: ignore[misc]
-    """websocket-client's frame reader over a :class:`BufferedReceiver`, refusing frames
-    larger than ``max_size`` bytes as soon as the header's length is known (before the
-    payload is read, so a huge frame cannot exhaust memory)."""
+_SPURIOUS = b""
 
-    def __init__(self, receiver: BufferedReceiver, max_size: Optional[int]) -> None:
-        # skip_utf8_validation=True: the reader decodes text with json.loads, which
-        # validates UTF-8 in C; websocket-client's pure-Python check costs ~13x more.
-        super().__init__(receiver, True)
-        self.max_size = max_size
 
-    def recv_length(self) -> None:
-        super().recv_length()
-        if self.max_size is not None and self.length is not None and self.length > self.max_size:
-            raise FrameTooLargeError(f"incoming frame of {self.length} bytes exceeds max_frame_size={self.max_size}")
+class _mapped_errors:
+    """Context manager: websocket-client's write errors become ``OSError`` subclasses."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, websocket.WebSocketTimeoutException):
+            raise TimeoutError(f"send timed out ({exc})") from exc
+        if isinstance(exc, websocket.WebSocketException):
+            raise ConnectionResetError(f"the connection is broken ({exc.__class__.__name__})") from exc
+        return False
+
+
+def _writable_checker(sock: Any) -> Callable[[], bool]:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLOUT)
+
+        def writable() -> bool:
+            return bool(poller.poll(0))
+
+        return writable
+
+    def writable_select() -> bool:  # pragma: no cover - platforms without poll()
+        _, ready, _ = select.select([], [sock], [], 0)
+        return bool(ready)
+
+    return writable_select
 
 
 def open_websocket(
@@ -129,13 +209,14 @@ def open_websocket(
     write_lock: "threading.RLock",
     tick: float,
     io_timeout: float,
-) -> "websocket.WebSocket":
+) -> WireSocket:
     """Open the WebSocket described by ``request``; raise our exceptions on failure.
 
     Args:
         request: URL, headers and subprotocols.
         timeout: Seconds for TCP connect, TLS and the HTTP upgrade together.
-        max_frame_size: Largest accepted incoming frame in bytes, or None for no limit.
+        max_frame_size: Largest accepted incoming message in bytes (all its fragments
+            together), or None for no limit.
         write_lock: Installed as websocket-client's send lock so that our frames and
             the pongs/close echoes websocket-client writes itself share one lock.
         tick: Longest time a read waits before letting the reader run its checks.
@@ -168,8 +249,7 @@ def open_websocket(
     sock = ws.sock
     assert sock is not None  # connect() succeeded
     sock.settimeout(io_timeout)
-    ws.frame_buffer = _FrameReader(BufferedReceiver(sock, ws._recv, tick), max_frame_size)
-    return ws
+    return WireSocket(ws, max_frame_size, tick)
 
 
 def _close_quietly(ws: "websocket.WebSocket") -> None:
