@@ -62,6 +62,7 @@ from ..exceptions import (
 from ..protocol import (
     AudioFormat,
     ClientCredential,
+    ClientEvent,
     ItemTruncateEvent,
     RealtimeConnectOptions,
     ResponseCancelEvent,
@@ -175,6 +176,25 @@ def _parse_json(data: Union[bytes, str]) -> Any:
     if end != len(text):
         return json.loads(text)
     return value
+
+
+def _not_a_client_event(value: Any) -> ConfigurationError:
+    """The error for ``send(value)`` when ``value`` is not a client event, with the fix."""
+    name = type(value).__name__
+    if name in ("Message", "ToolCall", "ToolResult", "Reasoning"):
+        return ConfigurationError(
+            f"send() takes a client event, got a {name} (a conversation item); wrap it: "
+            f"send(ItemCreateEvent(item=...)), e.g. send(ItemCreateEvent(item=Message.user('hi')))",
+            field="event",
+        )
+    if getattr(value, "kind", None) and hasattr(value, "__dataclass_fields__"):
+        return ConfigurationError(
+            f"send() takes a client event, got {name}, which the server sends (it cannot be sent)", field="event"
+        )
+    return ConfigurationError(
+        f"send() takes a protocol client event such as ItemCreateEvent or AudioInputAppendEvent, got {name}",
+        field="event",
+    )
 
 
 def _as_protocol_error(exc: BaseException, provider: str, kind: Optional[str] = None) -> ProtocolError:
@@ -487,9 +507,9 @@ class RealtimeConnection:
             SendTimeout: The peer stopped reading for ``send_timeout`` seconds (the
                 connection is then closed).
         """
-        kind = getattr(event, "kind", None)
-        if not isinstance(kind, str) or not hasattr(event, "__dataclass_fields__"):
-            raise ConfigurationError(f"send() takes a protocol client event, got {type(event).__name__}")
+        if not isinstance(event, ClientEvent):
+            raise _not_a_client_event(event)
+        kind = event.kind
         if kind == "audio.input.append" and self._muted:
             self._stats.muted_audio_dropped += 1
             return

@@ -1,9 +1,9 @@
 """Client and server realtime events (spec §2.5–§2.7) and their JSON form.
 
 Events are frozen dataclasses with a ``kind`` class constant byte-identical to kernl's
-protocol. Unlike configs they are *not* validated on construction: providers build them
-on the reader thread at tens of thousands per second, so ``__init__`` stays the plain
-generated one. :func:`event_from_dict` does check what it decodes.
+protocol. Like configs they are validated on construction (precompiled per class, a few
+microseconds): an event built with a wrong type fails at once, naming the field, whether
+user code built it or a provider codec decoded it from what a peer sent.
 
 Every event ends with two optional fields, ``id`` and ``provider_metadata``, appended by
 the :func:`_event` decorator (Python 3.9 dataclasses cannot inherit defaulted fields
@@ -12,6 +12,7 @@ ahead of a subclass's required ones).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union, get_args
 
@@ -25,7 +26,9 @@ from kernl_realtime.protocol._config import (
 )
 from kernl_realtime.protocol._items import LanguageModelItem
 from kernl_realtime.protocol._validation import (
+    Base64Str,
     FieldProblem,
+    Validated,
     decode_dataclass,
     encode_dataclass,
     register_json_codec,
@@ -93,8 +96,13 @@ else:
         return lambda decorator: decorator
 
 
-class RealtimeEvent:
+class RealtimeEvent(Validated):
     """Base of every realtime event.
+
+    Every field is checked against its type on construction, so an event built with
+    the wrong types fails at once with a ``ConfigurationError`` naming the field
+    (``ItemCreateEvent.item must be ...``). Audio fields take base64 text or ``bytes``
+    (``bytes`` are base64-encoded for you).
 
     Attributes:
         kind: The protocol discriminator, e.g. ``"audio.output.delta"`` (a class constant).
@@ -105,6 +113,16 @@ class RealtimeEvent:
     kind: ClassVar[str] = ""
     id: Optional[str]
     provider_metadata: Optional[Dict[str, Any]]
+    #: Fields holding base64 audio: shown by length in ``repr``, accepted as bytes.
+    _elided_fields: ClassVar[Tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        for name in self._elided_fields:
+            value = getattr(self, name)
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                # Frozen: this is how dataclasses themselves set fields.
+                object.__setattr__(self, name, base64.b64encode(value).decode("ascii"))
+        super().__post_init__()
 
 
 class ClientEvent(RealtimeEvent):
@@ -119,6 +137,10 @@ _TRAILING_FIELDS: Dict[str, Any] = {
     "id": Optional[str],
     "provider_metadata": Optional[Dict[str, Any]],
 }
+
+
+def _preview(text: str) -> str:
+    return repr(text if len(text) <= 20 else text[:17] + "...")
 
 
 def _elided_repr(elided: Tuple[str, ...]) -> Callable[[Any], str]:
@@ -154,7 +176,7 @@ def _event(kind: str) -> Callable[[Type[_E]], Type[_E]]:
             # Metadata, not content: two events saying the same thing compare equal.
             setattr(cls, name, field(default=None, compare=False))
         cls.kind = kind
-        elided = cls.__dict__.get("_elided_fields", ())
+        elided = cls._elided_fields
         built = dataclass(frozen=True, repr=not elided)(cls)
         if elided:
             built.__repr__ = _elided_repr(elided)  # type: ignore[assignment]
@@ -180,6 +202,15 @@ class ItemCreateEvent(ClientEvent):
     item: LanguageModelItem
     previous_item_id: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.item, str):
+            raise ConfigurationError(
+                "ItemCreateEvent.item must be a conversation item, got str; "
+                f"for text use ItemCreateEvent(item=Message.user({_preview(self.item)}))",
+                field="item",
+            )
+        super().__post_init__()
+
 
 @_event("item.delete")
 class ItemDeleteEvent(ClientEvent):
@@ -198,11 +229,11 @@ class ItemTruncateEvent(ClientEvent):
 
 @_event("audio.input.append")
 class AudioInputAppendEvent(ClientEvent):
-    """Append base64-encoded audio to the input buffer (``repr`` shows only its length)."""
+    """Append audio to the input buffer: base64 text, or ``bytes`` (``repr`` shows only its length)."""
 
     _elided_fields = ("audio",)
 
-    audio: str
+    audio: Base64Str
 
 
 @_event("audio.input.commit")
@@ -241,10 +272,13 @@ class ResponseCancelEvent(ClientEvent):
 
 @_event("tool.result")
 class ToolResultEvent(ClientEvent):
-    """Answer a tool call with result text, or error text (which wins on the wire)."""
+    """Answer a tool call with a result, or error text (which wins on the wire).
+
+    ``result`` is text, or any JSON-serialisable value (encoded as JSON on the wire).
+    """
 
     call_id: str
-    result: Optional[str] = None
+    result: Any = None
     error: Optional[str] = None
 
 
@@ -331,7 +365,7 @@ class AudioOutputDeltaEvent(ServerEvent):
 
     response_id: str
     item_id: str
-    audio: str
+    audio: Base64Str
 
 
 @_event("audio.output.done")

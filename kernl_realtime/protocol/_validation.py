@@ -52,6 +52,8 @@ from kernl_realtime.protocol._export import type_hints
 
 __all__ = [
     "AwareDatetime",
+    "Base64Str",
+    "Base64Text",
     "Bounds",
     "Constraint",
     "FieldProblem",
@@ -69,6 +71,7 @@ __all__ = [
     "decode_dataclass",
     "encode_dataclass",
     "encode_value",
+    "is_base64",
     "register_json_codec",
 ]
 
@@ -128,6 +131,8 @@ def config_label(cls: type) -> str:
     ``RealtimeConnectOptions`` → ``connect_options``: the name a user knows it by as a field.
     """
     name = cls.__name__
+    if name.endswith("Event"):  # events are built by name: ItemCreateEvent.item
+        return name
     if name.startswith("Realtime") and name != "Realtime":
         name = name[len("Realtime"):]
     if name.endswith("Config") and name != "Config":
@@ -207,7 +212,31 @@ class TimezoneAware(Constraint):
         return "TimezoneAware()"
 
 
+# Standard alphabet, at most two "=" of padding at the very end (with whole 4-char quanta).
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def is_base64(text: str) -> bool:
+    """True when ``text`` is standard, padded base64 (the empty string counts)."""
+    return len(text) % 4 == 0 and _BASE64_TEXT.fullmatch(text) is not None
+
+
+class Base64Text(Constraint):
+    """The string must be standard, padded base64 (audio payloads on the wire)."""
+
+    def check(self, value: Any) -> None:
+        if not is_base64(value):
+            raise FieldProblem(
+                f"must be base64 text (or bytes, which are encoded for you), got a {len(value)}-character "
+                "string that is not base64"
+            )
+
+    def __repr__(self) -> str:
+        return "Base64Text()"
+
+
 NonEmptyStr = Annotated[str, NonEmpty()]
+Base64Str = Annotated[str, Base64Text()]
 NonNegativeInt = Annotated[int, Bounds(ge=0)]
 PositiveInt = Annotated[int, Bounds(gt=0)]
 PositiveFloat = Annotated[float, Bounds(gt=0)]

@@ -12,10 +12,10 @@ session ids), so a bad frame is skipped whole and the next one decodes normally.
 
 from __future__ import annotations
 
-import re
 from typing import Any, List, Mapping, Optional, Union
 
 from ..exceptions import ProtocolError
+from ..protocol._validation import is_base64
 
 __all__ = ["BASE64", "REQUIRED", "field", "is_base64", "optional", "wire_type_name"]
 
@@ -37,8 +37,6 @@ BASE64 = _Base64()
 #: Default of :func:`field`'s ``default``: the field must be present and not null.
 REQUIRED: Any = _Required()
 
-# Standard alphabet, whole quanta, at most two "=" of padding at the very end.
-_BASE64_TEXT = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _JSON_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "an object", list: "an array"}
 Expected = Union[type, _Base64]
 
@@ -53,11 +51,6 @@ def wire_type_name(value: Any) -> str:
         if isinstance(value, json_type):
             return name
     return type(value).__name__
-
-
-def is_base64(text: str) -> bool:
-    """True when ``text`` is standard, padded base64 (the empty string counts)."""
-    return len(text) % 4 == 0 and _BASE64_TEXT.fullmatch(text) is not None
 
 
 def _matches(value: Any, expected: Expected) -> bool:
