@@ -208,6 +208,8 @@ def test_a_spoken_turn_with_a_tool_call_from_the_spec_transcript() -> None:
     assert (call.call_id, call.tool_id, json.loads(call.arguments)) == ("function-call-5313847126", "get_weather", {"city": "Paris"})
     assert (done.status.value, done.usage.input_tokens, done.usage.output_tokens, done.usage.total_tokens) == ("completed", 412, 9, 421)
     assert not codec.idle  # the call awaits its result
+    codec.decode(wire('{"sessionResumptionUpdate":{"newHandle":"h","resumable":true}}'))
+    assert not codec.idle  # the handle does not cover the pending call's result
     codec.encode(ToolResultEvent(call_id="function-call-5313847126", result="{}"))
     assert codec.idle
     events = decode_all(
@@ -278,6 +280,8 @@ def test_resumption_handles_and_go_away() -> None:
     assert not codec.wants_reconnect
     (go_away,) = codec.decode(wire('{"goAway":{"timeLeft":"50s"}}'))
     assert go_away.type == "goAway" and codec.wants_reconnect and codec.idle
+    codec.decode(wire('{"serverContent":{"outputTranscription":{"text":"Hi"}}}'))
+    assert not codec.idle  # a turn in flight, and the handle no longer covers it
 
 
 def test_voice_activity_and_unknown_messages() -> None:
@@ -304,8 +308,8 @@ def test_bad_fields_raise_protocol_errors_naming_them_and_change_nothing(line: s
     codec = GeminiCodec("gemini-3.8-live")
     with pytest.raises(ProtocolError, match=path.replace("[", r"\[").replace("]", r"\]")):
         codec.decode(wire(line))
-    assert codec.idle and not codec.wants_reconnect
-    # The next message decodes normally.
+    assert codec.resume_handle is None and not codec.wants_reconnect
+    # The next message decodes normally (and no turn was left open by the bad one).
     assert kinds(codec.decode(wire('{"serverContent":{"outputTranscription":{"text":"ok"}}}'))) == [
         "response.created", "transcript.output.delta",
     ]

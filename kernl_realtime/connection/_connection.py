@@ -360,8 +360,11 @@ class RealtimeConnection:
         )
         connection._reader.start()
         try:
-            for event in codec.opening_events():
-                connection._send_event(event)
+            try:
+                for event in codec.opening_events():
+                    connection._send_event(event)
+            except ConnectionClosed:
+                pass  # the server closed first: the handshake below reports its reason
             connection._await_handshake(deadline, abort)
         except BaseException:
             connection._abandon()

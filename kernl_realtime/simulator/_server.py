@@ -44,6 +44,8 @@ from ._dialect import ClientError, Dialect, SessionContext
 from ._engine import EngineOptions, SessionEngine, Transport
 from ._openai import OpenAIDialect
 from ._record import SessionRecord
+from ._gemini import GeminiOptions
+from ._gemini_front import GeminiFront
 from ._xai import XaiDialect
 
 __all__ = ["Simulator"]
@@ -150,6 +152,13 @@ class _WsTransport(Transport):
         self._protocol.send_text(json.dumps(event).encode("utf-8"))
         self._flush()
 
+    def send_binary_json(self, event: Dict[str, Any]) -> None:
+        """Send one event as JSON in a binary frame (what Gemini Live does)."""
+        if self.closed or self._protocol.state is not State.OPEN:
+            return
+        self._protocol.send_binary(json.dumps(event).encode("utf-8"))
+        self._flush()
+
     async def drain(self) -> None:
         """Wait for the write buffer to drain; abort the connection of a stuck reader."""
         if self.closed:
@@ -224,7 +233,7 @@ class _WsTransport(Transport):
 
 
 class Simulator:
-    """A local server speaking the OpenAI Realtime GA and xAI Grok voice WebSocket protocols.
+    """A local server speaking the OpenAI Realtime GA, xAI Grok voice and Gemini Live protocols.
 
     One ``host:port`` serves the REST client-secret endpoints and the WebSocket upgrades:
 
@@ -232,6 +241,9 @@ class Simulator:
       (:attr:`base_url` is ``http://host:port/v1``).
     * xAI: ``POST /xai/v1/realtime/client_secrets``, ``ws://host:port/xai/v1/realtime``
       (:attr:`xai_base_url` is ``http://host:port/xai/v1``).
+    * Gemini Live: ``POST /v1alpha/auth_tokens``,
+      ``ws://host:port/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent``
+      (:attr:`google_base_url` is ``http://host:port``); see ``_gemini`` for its behaviour.
 
     Replies are deterministic: a user message gets ``You said: <text>.``; a message mentioning
     a function tool (name, name with spaces, or a word of the name longer than 3 characters
@@ -262,6 +274,9 @@ class Simulator:
             ``conversation.created``.
         xai_ping_interval: Seconds between xAI ``ping`` events; 0 disables them.
         max_session_seconds: Sessions are closed with 1001 after this long (0 disables).
+        gemini_go_away_after: Gemini sockets get ``goAway`` this many seconds after
+            ``setupComplete`` (0 disables), like Google's ~10-minute connection cap.
+        gemini_go_away_grace: ``goAway.timeLeft``: seconds until such a socket is closed.
         record_messages: Keep every client and server message for :meth:`received` and
             :meth:`sent`; turn off for long-running servers.
     """
@@ -278,6 +293,8 @@ class Simulator:
         xai_ping_interval: float = 5.0,
         max_session_seconds: float = 3600.0,
         record_messages: bool = True,
+        gemini_go_away_after: float = 540.0,
+        gemini_go_away_grace: float = 60.0,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
@@ -294,6 +311,9 @@ class Simulator:
         self._max_session_seconds = float(max_session_seconds)
         self._record_messages = record_messages
         self._dialects: Dict[str, Dialect] = {"openai": OpenAIDialect(), "xai": XaiDialect()}
+        self._gemini = GeminiFront(self._auth, clock, GeminiOptions(
+            speed=float(speed), go_away_after=float(gemini_go_away_after),
+            go_away_grace=float(gemini_go_away_grace)))
         self._cond = threading.Condition(threading.RLock())
         self._records: List[SessionRecord] = []
         self._state = "new"
@@ -456,6 +476,12 @@ class Simulator:
     def ws_url(self) -> str:
         """OpenAI-dialect WebSocket URL without query, ``ws://host:port/v1/realtime``."""
         return f"ws://{self._authority()}/v1/realtime"
+
+    @property
+    def google_base_url(self) -> str:
+        """Gemini Live REST root, ``http://host:port`` (tokens at ``/v1alpha/auth_tokens``,
+        sockets at ``/ws/google.ai.generativelanguage.…``)."""
+        return f"http://{self._authority()}"
 
     @property
     def xai_ws_url(self) -> str:
@@ -641,12 +667,15 @@ class Simulator:
         path, _, query = target.partition("?")
         if method == "GET" and path in _WS_PATHS:
             await self._handle_ws(_WS_PATHS[path], head, path, query, headers, reader, writer)
+        elif method == "GET" and self._gemini.owns_ws(path):
+            await self._handle_gemini_ws(head, path, query, headers, reader, writer)
         else:
-            await self._handle_rest(method, path, headers, reader, writer)
+            await self._handle_rest(method, path, headers, reader, writer, query)
 
     async def _handle_rest(self, method: str, path: str, headers: Dict[str, List[str]],
-                           reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        dialect_name = _REST_PATHS.get(path)
+                           reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           query: str = "") -> None:
+        dialect_name = _REST_PATHS.get(path) or ("google" if self._gemini.owns_rest(path) else None)
         if dialect_name is None:
             await _write_http(writer, 404, _error_body(f"Invalid URL ({method} {path})"))
             return
@@ -671,7 +700,10 @@ class Simulator:
             body = await asyncio.wait_for(reader.readexactly(length), _IO_TIMEOUT)
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, OSError):
             return
-        status, payload = self._client_secret(dialect_name, headers, body)
+        if dialect_name == "google":
+            status, payload = self._gemini.rest(path, headers, query, body)
+        else:
+            status, payload = self._client_secret(dialect_name, headers, body)
         await _write_http(writer, status, payload)
 
     def _client_secret(self, dialect_name: str, headers: Dict[str, List[str]],
@@ -698,16 +730,9 @@ class Simulator:
         ctx.expires_at = int(token.expires_at)
         return 200, dialect.secret_response(token.value, int(token.expires_at), request, ctx)
 
-    async def _handle_ws(self, dialect_name: str, head: bytes, path: str, query: str,
-                         headers: Dict[str, List[str]], reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
-        dialect = self._dialects[dialect_name]
-        try:
-            token = self._auth.check_session(dialect_name, ws_secret(dialect_name, headers))
-        except AuthError as exc:
-            await _write_http(writer, 401, self._auth.error_body(exc))
-            return
-        chosen = select_subprotocol(dialect_name, offered_subprotocols(headers))
+    async def _accept_upgrade(self, head: bytes, writer: asyncio.StreamWriter,
+                              chosen: Optional[str]) -> Optional[ServerProtocol]:
+        """Answer the upgrade request in ``head``; the open protocol, or None if refused."""
         selected = Subprotocol(chosen) if chosen is not None else None
         protocol = ServerProtocol(
             select_subprotocol=lambda _protocol, _offered: selected,
@@ -720,7 +745,7 @@ class Simulator:
             for data in protocol.data_to_send():
                 if data:
                     writer.write(data)
-            return
+            return None
         response = protocol.accept(events[0])
         protocol.send_response(response)
         for data in protocol.data_to_send():
@@ -731,23 +756,59 @@ class Simulator:
                 await asyncio.wait_for(writer.drain(), _IO_TIMEOUT)
             except (asyncio.TimeoutError, ConnectionError, OSError):
                 pass
+            return None
+        return protocol
+
+    def _register(self, transport: "_WsTransport", info: Dict[str, Any]) -> SessionRecord:
+        with self._cond:
+            record = SessionRecord(len(self._records), info, self._cond, self._record_messages)
+            record.transport = transport
+            self._records.append(record)
+            self._cond.notify_all()
+        return record
+
+    async def _handle_gemini_ws(self, head: bytes, path: str, query: str,
+                                headers: Dict[str, List[str]], reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+        token, reject = self._gemini.authorize(path, headers, query)
+        protocol = await self._accept_upgrade(head, writer, None)
+        if protocol is None:
+            return
+        transport = _WsTransport(protocol, reader, writer)
+        record = self._register(transport, {
+            "dialect": "google", "path": path, "model": None, "subprotocol": None,
+            "headers": _redacted_headers(headers), "client_secret": token is not None})
+        self._transports.add(transport)
+        engine = self._gemini.engine(transport, record, token, reject)
+        try:
+            engine.open()
+            await transport.run(engine)
+        finally:
+            engine.shutdown()
+            self._transports.discard(transport)
+            record.mark_closed()
+
+    async def _handle_ws(self, dialect_name: str, head: bytes, path: str, query: str,
+                         headers: Dict[str, List[str]], reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        dialect = self._dialects[dialect_name]
+        try:
+            token = self._auth.check_session(dialect_name, ws_secret(dialect_name, headers))
+        except AuthError as exc:
+            await _write_http(writer, 401, self._auth.error_body(exc))
+            return
+        chosen = select_subprotocol(dialect_name, offered_subprotocols(headers))
+        protocol = await self._accept_upgrade(head, writer, chosen)
+        if protocol is None:
             return
         params = urllib.parse.parse_qs(query)
         model = (token.model if token is not None and token.model else None) or \
             (params.get("model") or [dialect.default_model])[0]
         transport = _WsTransport(protocol, reader, writer)
-        with self._cond:
-            index = len(self._records)
-            record = SessionRecord(
-                index,
-                {"dialect": dialect_name, "path": path, "model": model, "subprotocol": chosen,
-                 "headers": _redacted_headers(headers),
-                 "client_secret": token is not None},
-                self._cond, self._record_messages,
-            )
-            record.transport = transport
-            self._records.append(record)
-            self._cond.notify_all()
+        record = self._register(transport, {
+            "dialect": dialect_name, "path": path, "model": model, "subprotocol": chosen,
+            "headers": _redacted_headers(headers), "client_secret": token is not None})
+        index = record.index
         now = self._auth.now()
         ctx = SessionContext(
             session_id=f"sess_{index + 1}",

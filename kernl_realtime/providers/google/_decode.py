@@ -248,6 +248,8 @@ class ServerDecoder:
         self.resumable = False
         self.go_away_seconds: Optional[float] = None
         self.pending_calls: Dict[str, str] = {}
+        # False once the conversation moved on since the newest handle was issued.
+        self._handle_current = False
         self._turn: Optional[_Turn] = None
         self._last_response_id = ""
         self._usage: Optional[RealtimeUsage] = None
@@ -256,8 +258,9 @@ class ServerDecoder:
 
     @property
     def idle(self) -> bool:
-        """No model turn streaming and no tool call awaiting its result."""
-        return self._turn is None and not self.pending_calls
+        """No model turn streaming, no tool call awaiting its result, and the newest
+        resumption handle already covers everything said so far."""
+        return self._turn is None and not self.pending_calls and self._handle_current
 
     def decode(self, message: Dict[str, Any]) -> Tuple[Optional[str], List[Any]]:
         """Decode one message.
@@ -282,6 +285,9 @@ class ServerDecoder:
 
     def _apply(self, parsed: _Parsed) -> List[Any]:
         events: List[Any] = []
+        if parsed.input_text or parsed.interrupted or parsed.parts or parsed.output_text or parsed.calls \
+                or parsed.cancelled or parsed.turn_complete:
+            self._handle_current = False
         if parsed.usage is not None:
             self._usage = parsed.usage
         if parsed.activity is not None:
@@ -339,6 +345,7 @@ class ServerDecoder:
             self.resumable = parsed.resumable
             if parsed.resumable and parsed.handle:
                 self.resume_handle = parsed.handle
+                self._handle_current = True
         return events
 
     def _input_id(self) -> str:
