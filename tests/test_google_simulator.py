@@ -23,6 +23,8 @@ from kernl_realtime import (
     RealtimeAuthenticateOptions,
     RealtimeConnectOptions,
     RealtimeSessionConfig,
+    ReconnectPolicy,
+    SessionResumeConfig,
     ResponseCreateEvent,
     ServerError,
     ToolResultEvent,
@@ -216,3 +218,42 @@ def test_go_away_resumes_the_conversation_on_a_new_socket() -> None:
             assert transcript(second) == "Earlier you said: My name is Ada."
         setup = sim.received(1)[0]["setup"]
         assert setup["sessionResumption"]["handle"]
+
+
+def _turn_and_handle(conn: Any, text: str) -> List[Any]:
+    """Send a text turn; return its events up to the resumption update that follows it."""
+    conn.send(ItemCreateEvent(item=Message.user(text)))
+    conn.send(ResponseCreateEvent())
+    events = until(conn, "response.done")
+    for event in conn.events(timeout=5):
+        events.append(event)
+        if event.kind == "unknown" and event.type == "sessionResumptionUpdate":
+            return events
+    raise AssertionError("no sessionResumptionUpdate after the turn")
+
+
+def test_a_dropped_socket_resumes_when_reconnect_is_enabled(sim: Simulator) -> None:
+    options = RealtimeConnectOptions(reconnect=ReconnectPolicy(initial_delay=0.0))
+    with model(sim).connect(options, timeout=5) as conn:
+        _turn_and_handle(conn, "My name is Ada")
+        before = sim.sessions
+        sim.disconnect(code=None)  # TCP drop, no close frame
+        notice = next(e for e in conn.events(timeout=10) if isinstance(e, ConnectionReconnected))
+        assert notice.state_lost is False and sim.sessions == before + 1
+        conn.send(ItemCreateEvent(item=Message.user("What did I say before?")))
+        conn.send(ResponseCreateEvent())
+        assert transcript(until(conn, "response.done")) == "Earlier you said: My name is Ada."
+
+
+def test_a_new_process_resumes_a_stored_handle(sim: Simulator) -> None:
+    with model(sim).connect(timeout=5) as conn:
+        _turn_and_handle(conn, "My name is Grace")
+        stored = conn.resume_handle
+    assert stored
+    resumed = RealtimeConnectOptions(resume=SessionResumeConfig(handle=stored))
+    with model(sim).connect(resumed, timeout=5) as conn:
+        conn.send(ItemCreateEvent(item=Message.user("What did I say before?")))
+        conn.send(ResponseCreateEvent())
+        assert transcript(until(conn, "response.done")) == "Earlier you said: My name is Grace."
+    with pytest.raises(ServerError, match="resumption handle"):
+        model(sim).connect(RealtimeConnectOptions(resume=SessionResumeConfig(handle="not-a-handle")), timeout=5)

@@ -46,15 +46,19 @@ class ReconnectAttempt:
 class ConnectionReconnected:
     """Notice delivered after a successful reconnect (pull queue and ``reconnected`` callbacks).
 
-    The provider started a **new** session: the conversation so far (items, audio,
-    in-flight responses and tool calls) is gone on the server side. The session config
-    was sent again.
+    Usually the provider started a **new** session: the conversation so far (items,
+    audio, in-flight responses and tool calls) is gone on the server side, and the
+    session config was sent again (``state_lost=True``). A provider with session
+    resumption (Gemini Live) continues the same conversation from its newest resumption
+    handle instead (``state_lost=False``); a reply that was streaming when the old
+    socket dropped may be cut short, but everything before the handle is kept.
 
     Attributes:
         attempt: The attempt that succeeded.
         previous_session_id: Session id before the disconnect.
         session_id: The new session's id.
-        state_lost: Always True: server-side conversation state did not survive.
+        state_lost: True when the server-side conversation did not survive; False when
+            the provider resumed it (Gemini Live ``goAway`` or a drop, with a handle).
     """
 
     kind = "connection.reconnected"

@@ -143,7 +143,11 @@ class InputTranscriptionConfig(JsonConvertible):
 
 @dataclass(frozen=True)
 class SessionResumeConfig(JsonConvertible):
-    """A handle from a previous session to resume (accepted, but no provider uses it yet)."""
+    """A handle from a previous session to resume (``RealtimeConnection.resume_handle``).
+
+    Gemini Live continues the conversation (handles stay valid about 2 hours after the
+    session's last connection ended); providers without resumption ignore it.
+    """
 
     handle: NonEmptyStr
 

@@ -27,7 +27,8 @@ class RealtimeConnectOptions(Validated):
         session_config: Initial session configuration.
         credential: A :class:`ClientCredential` to use instead of the model's API key
             (OpenAI and xAI accept only ``kind="token"``).
-        resume: A previous session to resume (no provider supports it yet).
+        resume: A previous session to resume, by the handle a connection reported in
+            ``resume_handle`` (Gemini Live; providers without resumption ignore it).
         abort: Set this event to cancel the handshake; it has no effect once connected.
         provider_options: Extra settings keyed by provider name.
         pull: Feed the pull queue (``recv()``/iteration). Pass False when you only use
