@@ -77,7 +77,7 @@ class ProviderCodec(ABC):
     #: :class:`~kernl_realtime.ProtocolError` and skipped.
     accepts_binary: ClassVar[bool] = False
 
-    #: True when the model continues by itself after a tool result (Gemini): the agent
+    #: True when the model continues by itself after a tool result (Gemini, ElevenLabs): the agent
     #: layer then sends no ``response.create`` after ``tool.result``.
     resumes_after_tool_result: ClassVar[bool] = False
 
@@ -157,6 +157,16 @@ class ProviderCodec(ABC):
         if kind == "session.updated" and (self._update_sent or self.session_config is None):
             return _DONE
         return _CONTINUE
+
+    def auto_reply(self, message: WireMessage) -> Optional[WireMessage]:
+        """The wire message to send at once in answer to ``message``, if any.
+
+        Called on the reader for every received message before it is decoded and
+        delivered, and also while delivery waits for a full queue, so the answer never
+        waits for user code (ElevenLabs: ``ping`` -> ``pong`` with the same ``event_id``).
+        Must be fast and must not raise for any input. Default: None.
+        """
+        return None
 
     def close_error(self, code: int, reason: str) -> Optional[KernlRealtimeError]:
         """Map a close frame the server sent to the error the user should see.

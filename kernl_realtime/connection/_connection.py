@@ -23,9 +23,10 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar, Union, overload
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._dispatch import Dispatcher, is_error_handled
@@ -80,6 +81,9 @@ _connection_ids = itertools.count(1)
 
 #: ``reopen(credential) -> (request, codec)``: how to open a fresh socket for a reconnect.
 Reopen = Callable[[Optional[ClientCredential]], "tuple[HandshakeRequest, ProviderCodec]"]
+
+# Longest wait for more frames while reading ahead during backpressure (seconds).
+_READ_AHEAD_WAIT = 0.05
 
 # Close codes after which the peer meant to end the session normally.
 _NORMAL_CLOSE_CODES = frozenset({1000, 1001})
@@ -297,6 +301,11 @@ class RealtimeConnection:
         self._tick = settings.tick
         self._keepalive = KeepAliveClock(settings.keepalive, time.monotonic())
         self._next_keepalive_check = 0.0
+        # Frames read while delivery waited for queue space (see _read_ahead), in order;
+        # their auto-replies were already sent.
+        self._ahead: Deque[Tuple[int, Any]] = deque()
+        # Frames of the current socket read but not yet handled, oldest first.
+        self._pending: Deque[Tuple[int, Any]] = deque()
 
         self._bookkeeping: Dict[str, Callable[[Any], None]] = {
             "audio.output.delta": self._on_audio_delta,
@@ -1022,10 +1031,19 @@ class RealtimeConnection:
         handle = self._handle_message
         stats = self._stats
         monotonic = time.monotonic
+        pending = self._pending
+        pending.clear()
+        self._ahead.clear()
         while True:
-            frames = read()
+            if self._ahead:
+                closed = self._handle_read_ahead()
+                if closed is not None:
+                    return closed
+                continue
+            pending.extend(read())
             now = monotonic()
-            for opcode, data in frames:
+            while pending:
+                opcode, data = pending.popleft()
                 if opcode == OP_TEXT:
                     stats.record_received(len(data), now)
                     handle(data)
@@ -1065,7 +1083,89 @@ class RealtimeConnection:
         finally:
             self._write_lock.release()
 
-    def _handle_message(self, data: Union[bytes, str]) -> None:
+    def _handle_read_ahead(self) -> "Optional[tuple[int, str]]":
+        """Handle the frames :meth:`_read_ahead` kept, in order; the close, if one came."""
+        ahead = self._ahead
+        while ahead:
+            opcode, data = ahead.popleft()
+            if opcode == OP_CLOSE:
+                return self._on_close_frame(*data)
+            if opcode == OP_FAILED:
+                raise data
+            if opcode == OP_BINARY and not self._codec.accepts_binary:
+                self._report_error(ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped"))
+            else:
+                self._handle_message(data, answered=True)
+        return None
+
+    def _auto_reply(self, message: WireMessage) -> None:
+        """Send the codec's immediate answer to ``message`` (ElevenLabs ping -> pong)."""
+        try:
+            reply = self._codec.auto_reply(message)
+        except Exception:  # noqa: BLE001 - a codec bug must not kill the reader
+            logger.exception("%s codec.auto_reply raised", self._log_prefix)
+            return
+        if reply is None:
+            return
+        payload = json.dumps(reply, separators=(",", ":"))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s > %s (auto reply)", self._log_prefix, summarize_message(reply))
+        ws = self._ws
+        self._send_control(lambda: ws.send(payload))
+        self._stats.record_sent(1, len(payload))
+
+    def _read_ahead(self) -> None:
+        """Keep reading while delivery waits for queue space, so auto-replies still go out.
+
+        Only for codecs with auto-replies: a provider that disconnects clients whose pongs
+        are late (ElevenLabs) must be answered even while nobody consumes events. Frames
+        read here are kept (at most ``max_queue``) and handled in order once delivery
+        resumes; reading ahead stops at that bound (memory stays bounded) or at a close.
+        """
+        if type(self._codec).auto_reply is ProviderCodec.auto_reply:
+            return
+        ahead = self._ahead
+        now = time.monotonic()
+        pending = self._pending
+        while pending:  # the rest of the batch the reader was handling when it blocked
+            self._keep_ahead(*pending.popleft(), now)
+        ws = self._ws
+        tick = ws.tick
+        # Take what is there without waiting a whole tick for more: the queue may free up.
+        ws.tick = min(tick, _READ_AHEAD_WAIT)
+        try:
+            while len(ahead) < self._settings.max_queue and not (ahead and ahead[-1][0] in (OP_CLOSE, OP_FAILED)):
+                frames = ws.read()
+                if not frames:
+                    return
+                now = time.monotonic()
+                for opcode, data in frames:
+                    self._keep_ahead(opcode, data, now)
+        finally:
+            ws.tick = tick
+
+    def _keep_ahead(self, opcode: int, data: Any, now: float) -> None:
+        """Answer what must be answered now; keep data and close frames for later, in order."""
+        if opcode == OP_PING:
+            ws = self._ws
+            self._send_control(lambda: ws.pong(data))
+            return
+        if opcode == OP_PONG:
+            self._on_pong(now)
+            return
+        if opcode == OP_TEXT or opcode == OP_BINARY:
+            self._stats.record_received(len(data), now)
+            try:
+                message = _parse_json(data)
+            except (ValueError, RecursionError):
+                message = None  # reported when the frame is handled
+            if type(message) is dict:
+                self._auto_reply(message)
+        elif opcode == OP_CLOSE:
+            self._on_close_frame(*data)  # echoed now: the peer is waiting for it
+        self._ahead.append((opcode, data))
+
+    def _handle_message(self, data: Union[bytes, str], answered: bool = False) -> None:
         """Decode one data frame and deliver its events.
 
         Nothing the peer sent may raise out of here: parsing (JSON nested 100,000 deep
@@ -1075,7 +1175,7 @@ class RealtimeConnection:
         flow (``_StopReading``) passes through.
         """
         try:
-            events = self._decode_frame(data)
+            events = self._decode_frame(data, answered)
         except _StopReading:
             raise
         except Exception as exc:  # noqa: BLE001 - a bad frame is a protocol error, never a dead reader
@@ -1089,7 +1189,7 @@ class RealtimeConnection:
             self._switching = True
             raise _SwitchSocket()
 
-    def _decode_frame(self, data: Union[bytes, str]) -> Sequence[Any]:
+    def _decode_frame(self, data: Union[bytes, str], answered: bool = False) -> Sequence[Any]:
         try:
             message = _parse_json(data)
         except RecursionError:
@@ -1100,6 +1200,8 @@ class RealtimeConnection:
             raise ProtocolError(f"{self._provider} sent JSON that is not an object; frame skipped")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s < %s", self._log_prefix, summarize_message(message))
+        if not answered:
+            self._auto_reply(message)
         wire_type = message.get("type")
         try:
             return self._codec.decode(message)
@@ -1243,6 +1345,7 @@ class RealtimeConnection:
         if self._close_requested:
             raise _StopReading()
         self._keepalive.excuse(time.monotonic())
+        self._read_ahead()
 
     # -- the end ------------------------------------------------------------------------
 
