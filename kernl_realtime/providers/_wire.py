@@ -64,9 +64,9 @@ def _matches(value: Any, expected: Expected) -> bool:
 
 
 def _describe(expected: Expected) -> str:
-    if expected is BASE64:
+    if isinstance(expected, _Base64):
         return "base64 text"
-    return _JSON_NAMES.get(expected, getattr(expected, "__name__", str(expected)))  # type: ignore[call-overload]
+    return _JSON_NAMES.get(expected) or expected.__name__
 
 
 def field(message: Mapping[str, Any], path: str, expected: Expected = str, default: Any = REQUIRED) -> Any:

@@ -12,8 +12,6 @@ only for quirks that are genuinely its own.
 
 from __future__ import annotations
 
-import base64
-import json
 from functools import partial
 import logging
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
@@ -21,6 +19,7 @@ from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Opti
 from ...connection._codec import ProviderCodec, WireMessage
 from ...exceptions import ConfigurationError, ProtocolError, ServerError, UnsupportedEventError
 from .._wire import BASE64, field, wire_type_name
+from ._items import OPENAI_PART_TYPES, PartTypes, decode_item, encode_item, encode_tool_output, wire_text
 from ...protocol import (
     AudioConfig,
     AudioFormat,
@@ -33,8 +32,6 @@ from ...protocol import (
     ItemCreatedEvent,
     ItemDeletedEvent,
     ItemTruncatedEvent,
-    Message,
-    MessagePart,
     ProviderDefinedToolSpec,
     RealtimeResponseConfig,
     RealtimeSessionConfig,
@@ -50,13 +47,9 @@ from ...protocol import (
     SpeechStoppedEvent,
     TextOutputDeltaEvent,
     TextOutputEvent,
-    TextPart,
-    ToolCall,
     ToolCallEvent,
-    ToolCallState,
     ToolChoice,
     ToolDeltaEvent,
-    ToolResult,
     ToolStartEvent,
     TranscriptInputDeltaEvent,
     TranscriptInputEvent,
@@ -96,8 +89,6 @@ _RESPONSE_STATUS = {
     "in_progress": ResponseStatus.FAILED,
 }
 
-_TEXT_PART_TYPES = frozenset({"input_text", "output_text", "text"})
-_AUDIO_PART_TYPES = frozenset({"input_audio", "output_audio", "audio"})
 
 
 def lenient(build: Callable[[], Any]) -> Any:
@@ -182,126 +173,6 @@ def decode_tool_choice(wire: Any) -> Optional[ToolChoice]:
     """``"auto"|"none"|"required"`` → ``ToolChoice``; other shapes → None."""
     if isinstance(wire, str):
         return lenient(lambda: ToolChoice(kind=wire))  # type: ignore[arg-type] # validated on construction
-    return None
-
-
-def encode_tool_output(result: Any, error: Optional[str]) -> str:
-    """The ``output`` string of a ``function_call_output`` item.
-
-    The error wins; strings pass through; anything else is JSON-encoded (never
-    ``str(obj)``); a missing result is the empty string.
-    """
-    if error is not None:
-        return error
-    if result is None:
-        return ""
-    if isinstance(result, str):
-        return result
-    return json.dumps(result, separators=(",", ":"), default=str)
-
-
-def _encode_part(part: Any, role: str) -> Dict[str, Any]:
-    kind = part.kind
-    if kind == "text":
-        return {"type": "output_text" if role == "assistant" else "input_text", "text": part.text}
-    if kind == "file" and part.mime_type.startswith("audio/") and isinstance(part.data, str):
-        return {"type": "input_audio", "audio": part.data}
-    if kind == "file" and part.mime_type.startswith("audio/") and isinstance(part.data, (bytes, bytearray)):
-        # FilePart accepts raw bytes; the wire wants base64 text.
-        return {"type": "input_audio", "audio": base64.b64encode(part.data).decode("ascii")}
-    if kind == "data":
-        return {"type": "input_text", "text": json.dumps(part.data, separators=(",", ":"), default=str)}
-    raise UnsupportedEventError(
-        f"message parts of kind {kind!r} ({getattr(part, 'mime_type', '')}) cannot be sent to a realtime model; "
-        "send text, base64 audio, or data parts",
-        field="item.content",
-    )
-
-
-def encode_item(item: Any) -> Dict[str, Any]:
-    """Protocol conversation item → wire item."""
-    kind = item.kind
-    if kind == "message":
-        return {"type": "message", "role": item.role, "content": [_encode_part(p, item.role) for p in item.content]}
-    if kind == "tool.call":
-        return {"type": "function_call", "call_id": item.call_id, "name": item.tool_id, "arguments": item.arguments}
-    if kind == "tool.result":
-        return {
-            "type": "function_call_output",
-            "call_id": item.call_id,
-            "output": encode_tool_output(item.result, item.error),
-        }
-    raise UnsupportedEventError(f"conversation items of kind {kind!r} cannot be sent to a realtime model", field="item")
-
-
-def _text(holder: Dict[str, Any], name: str) -> str:
-    """A free-text or id field, as a string ("" when absent or null; numbers in text form)."""
-    value = holder.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise ProtocolError(f"field {name!r} must be a string, got {wire_type_name(value)}", field=name)
-
-
-def _decode_part(part: Dict[str, Any]) -> TextPart:
-    part_type = field(part, "type", str, "")
-    if part_type in _TEXT_PART_TYPES:
-        return TextPart(text=field(part, "text", str, ""))
-    if part_type in _AUDIO_PART_TYPES:
-        return TextPart(text=field(part, "transcript", str, ""))
-    text = part.get("text") or part.get("transcript")
-    return TextPart(text=text if isinstance(text, str) else "")
-
-
-def decode_item(wire: Dict[str, Any]) -> Optional[Any]:
-    """Wire item → protocol item, keeping the wire id; None for item types we lack.
-
-    Raises:
-        ProtocolError: A field the item type needs is missing or of the wrong type
-            (the field path starts with ``item.``).
-    """
-    try:
-        return _decode_item(wire)
-    except ProtocolError as exc:
-        path = f"item.{exc.field}" if exc.field else "item"
-        raise ProtocolError(exc.message.replace(f"field {exc.field!r}", f"field {path!r}"), field=path) from None
-
-
-def _decode_item(wire: Dict[str, Any]) -> Optional[Any]:
-    item_type = wire.get("type")
-    status = ToolCallState.COMPLETED if field(wire, "status", str, "completed") == "completed" else ToolCallState.IN_PROGRESS
-    item_id = field(wire, "id", str, None)
-    if item_type == "message":
-        role = field(wire, "role", str, "assistant")
-        if role not in ("user", "assistant", "system"):
-            raise ProtocolError(f"field 'role' must be 'user', 'assistant' or 'system', got {role!r}", field="role")
-        parts = field(wire, "content", list, [])
-        content: List[MessagePart] = [
-            _decode_part(part) for part in parts if isinstance(part, dict)
-        ]
-        if item_id:
-            return Message(role=role, content=content, id=item_id)
-        return Message(role=role, content=content)
-    if item_type == "function_call":
-        return ToolCall(
-            call_id=field(wire, "call_id"),
-            tool_id=field(wire, "name"),
-            arguments=field(wire, "arguments", str, ""),
-            state=status,
-            id=item_id,
-        )
-    if item_type == "function_call_output":
-        return ToolResult(
-            call_id=field(wire, "call_id"),
-            tool_id="",
-            result=field(wire, "output", str, None),
-            error=None,
-            state=ToolCallState.COMPLETED,
-            id=item_id,
-        )
     return None
 
 
@@ -459,6 +330,8 @@ class DialectCodec(ProviderCodec):
     hosts_tools: ClassVar[bool] = False
     #: Wire names of the transcription language hint and prompt (None: no prompt).
     transcription_fields: ClassVar[Tuple[str, Optional[str]]] = ("language", "prompt")
+    #: Wire part types each message role may carry in ``conversation.item.create``.
+    part_types: ClassVar[PartTypes] = OPENAI_PART_TYPES
 
     def __init__(self, session_config: Optional[RealtimeSessionConfig] = None) -> None:
         super().__init__(session_config)
@@ -562,7 +435,7 @@ class DialectCodec(ProviderCodec):
     def _decode_error(self, message: WireMessage) -> Sequence[Any]:
         error = field(message, "error", dict, {})
         try:
-            text = {name: _text(error, name) for name in ("message", "code", "type", "event_id", "param")}
+            text = {name: wire_text(error, name) for name in ("message", "code", "type", "event_id", "param")}
         except ProtocolError as exc:
             raise ProtocolError(exc.message.replace(f"field {exc.field!r}", f"field 'error.{exc.field}'"),
                                 field=f"error.{exc.field}") from None
@@ -636,7 +509,7 @@ class DialectCodec(ProviderCodec):
         accumulated = self._take_accumulated("transcript", item_id)
         return (TranscriptOutputEvent(response_id=response_id, item_id=item_id, text=transcript or accumulated),)
 
-    def _is_duplicate_text(self, message: WireMessage) -> bool:
+    def _is_duplicatewire_text(self, message: WireMessage) -> bool:
         """True for a text event under the other of its two names.
 
         xAI sends every text delta/done as both ``response.output_text.*`` and
@@ -654,7 +527,7 @@ class DialectCodec(ProviderCodec):
         event = TextOutputDeltaEvent(
             response_id=field(message, "response_id"), item_id=field(message, "item_id"), delta=field(message, "delta")
         )
-        if self._is_duplicate_text(message):
+        if self._is_duplicatewire_text(message):
             return (UnknownEvent(type=message["type"], data=message),)
         self._accumulate("text", message)
         return (event,)
@@ -662,7 +535,7 @@ class DialectCodec(ProviderCodec):
     def _decode_text_done(self, message: WireMessage) -> Sequence[Any]:
         response_id, item_id = field(message, "response_id"), field(message, "item_id")
         text = field(message, "text", str, "")
-        if self._is_duplicate_text(message):
+        if self._is_duplicatewire_text(message):
             return (UnknownEvent(type=message["type"], data=message),)
         accumulated = self._take_accumulated("text", item_id)
         return (TextOutputEvent(response_id=response_id, item_id=item_id, text=text or accumulated),)
@@ -681,7 +554,7 @@ class DialectCodec(ProviderCodec):
 
     def session_id(self, created_message: WireMessage) -> str:
         """The session id carried by a ``session.created``-like message."""
-        return _text(field(created_message, "session", dict, {}), "id")
+        return wire_text(field(created_message, "session", dict, {}), "id")
 
     def decode_session_config(self, session: Dict[str, Any]) -> RealtimeSessionConfig:
         """The provider's session object → config (values we cannot represent are left out)."""
@@ -735,7 +608,7 @@ class DialectCodec(ProviderCodec):
         if kind == "session.update":
             return ({"type": "session.update", "session": self.encode_session(event.config)},)
         if kind == "item.create":
-            message: Dict[str, Any] = {"type": "conversation.item.create", "item": encode_item(event.item)}
+            message: Dict[str, Any] = {"type": "conversation.item.create", "item": self.encode_item(event.item)}
             if event.previous_item_id is not None:
                 message["previous_item_id"] = event.previous_item_id
             return (message,)
@@ -776,6 +649,14 @@ class DialectCodec(ProviderCodec):
             "(manual activity events are for providers with client-side VAD signalling)",
             field="kind",
         )
+
+    def encode_item(self, item: Any) -> Dict[str, Any]:
+        """A conversation item in this provider's ``conversation.item.create`` form.
+
+        Raises:
+            ConfigurationError: A message part its role cannot carry on this wire.
+        """
+        return encode_item(item, part_types=self.part_types, provider=self.display_name)
 
     def encode_session(self, config: RealtimeSessionConfig) -> Dict[str, Any]:
         """``RealtimeSessionConfig`` → the provider's ``session`` object.

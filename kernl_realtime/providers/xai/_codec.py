@@ -59,6 +59,14 @@ class XAICodec(DialectCodec):
     # web_search, x_search, file_search, mcp: ProviderDefinedToolSpec(id="xai.web_search", ...).
     hosts_tools = True
     transcription_fields = ("language_hint", None)
+    # Wire doc §2.4: the OpenAI item shapes, without image input.
+    part_types = MappingProxyType(
+        {
+            "user": frozenset({"input_text", "input_audio"}),
+            "system": frozenset({"input_text"}),
+            "assistant": frozenset({"output_text"}),
+        }
+    )
 
     def __init__(self, session_config: Optional[RealtimeSessionConfig] = None) -> None:
         super().__init__(session_config)
