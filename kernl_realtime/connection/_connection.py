@@ -65,7 +65,9 @@ from ..protocol import (
     ClientCredential,
     ClientEvent,
     ItemTruncateEvent,
+    RealtimeClientEvent,
     RealtimeConnectOptions,
+    RealtimeServerEvent,
     ResponseCancelEvent,
     SessionInfo,
     TransportStatus,
@@ -79,8 +81,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _connection_ids = itertools.count(1)
 
-#: ``reopen(credential) -> (request, codec)``: how to open a fresh socket for a reconnect.
-Reopen = Callable[[Optional[ClientCredential]], "tuple[HandshakeRequest, ProviderCodec]"]
+#: ``reopen(credential, resume_handle) -> (request, codec)``: how to open a fresh socket for a reconnect.
+Reopen = Callable[[Optional[ClientCredential], Optional[str]], "tuple[HandshakeRequest, ProviderCodec]"]
 
 # Longest wait for more frames while reading ahead during backpressure (seconds).
 _READ_AHEAD_WAIT = 0.05
@@ -507,7 +509,7 @@ class RealtimeConnection:
 
     # -- sending ------------------------------------------------------------------------
 
-    def send(self, event: Any) -> None:
+    def send(self, event: RealtimeClientEvent) -> None:
         """Encode a protocol client event and write it.
 
         Thread-safe; may be called from callbacks. While muted, ``audio.input.append``
@@ -647,6 +649,12 @@ class RealtimeConnection:
         self._dispatcher.add(name, fn, once=False)
         return fn
 
+    @overload
+    def once(self, name: str) -> Callable[[F], F]: ...
+
+    @overload
+    def once(self, name: str, fn: F) -> F: ...
+
     def once(self, name: str, fn: Optional[F] = None) -> Any:
         """Like :meth:`on`, but the callback is removed after its first call."""
         if fn is None:
@@ -684,7 +692,7 @@ class RealtimeConnection:
 
     # -- pulling ------------------------------------------------------------------------
 
-    def recv(self, timeout: Optional[float] = None) -> Any:
+    def recv(self, timeout: Optional[float] = None) -> RealtimeServerEvent:
         """Return the next server event, waiting up to ``timeout`` seconds.
 
         Thread-safe (several pullers share one stream). A provider ``error`` event, or a
@@ -702,7 +710,7 @@ class RealtimeConnection:
             raise self._closed_error()
         return item
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[RealtimeServerEvent]:
         """Iterate over server events until the connection closes (see :meth:`recv`)."""
         while True:
             item = self._next(None)
@@ -710,7 +718,7 @@ class RealtimeConnection:
                 return
             yield item
 
-    def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
+    def events(self, timeout: Optional[float] = None) -> Iterator[RealtimeServerEvent]:
         """Iterate like ``iter(connection)``, but stop after ``timeout`` seconds of silence."""
         while True:
             try:
