@@ -7,43 +7,19 @@ The library never configures logging by itself: every module logs to
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import Any, Dict, Optional
-from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["enable_debug_logging", "redact_url", "summarize_message", "REDACTED"]
+from ._redaction import REDACTED, redact_text, redact_url
 
-REDACTED = "***"
+# redact_url/REDACTED are re-exported for the modules that log; they live in _redaction.
+__all__ = ["enable_debug_logging", "redact_url", "redact_text", "summarize_message", "REDACTED"]
 
 # Wire fields that carry base64 audio; their payloads are replaced by a size in logs.
 # ("delta" carries audio only in audio events; transcript deltas stay readable.)
 _AUDIO_FIELDS = frozenset({"audio", "user_audio_chunk", "data"})
 # Wire fields that carry secrets; their values never reach a log line.
 _SECRET_FIELDS = frozenset({"value", "token", "api_key", "client_secret", "signed_url", "url", "key"})
-_SECRET_PATTERN = re.compile(r"(openai-insecure-api-key\.|xai-client-secret\.|Bearer\s+)\S+")
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without its query string, fragment or credentials.
-
-    Signed URLs and some providers' API keys travel in the query, so the query is
-    dropped whole rather than filtered.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return REDACTED
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    query = REDACTED if parts.query else ""
-    return urlunsplit((parts.scheme, host, parts.path, query, ""))
-
-
-def redact_text(text: str) -> str:
-    """Mask bearer tokens and auth subprotocols that appear inside free text."""
-    return _SECRET_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 # Deeper structure is summarised as a marker: a peer's absurdly nested frame must not

@@ -143,7 +143,7 @@ def test_repr_reduces_urls_to_scheme_host_and_path() -> None:
     text = repr(credential)
     for secret in ("SIG", "signature", "user", "pw", "frag"):
         assert secret not in text
-    assert "url='wss://api.example.com:8443/v1/convai'" in text
+    assert "url='wss://api.example.com:8443/v1/convai?***'" in text
     assert "SIG" not in str(credential)
 
 

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 LAYERS: Dict[str, int] = {
     "_version": 0,
     "exceptions": 0,
-    "_logging": 0,  # redaction and the debug handler: used by every layer above protocol
+    "_redaction": 0,  # the one redaction helper: every layer masks secrets the same way
+    "_logging": 0,  # log summaries and the debug handler: used by every layer above protocol
     "protocol": 1,  # types, events, options, validation, JSON codec
     "connection": 2,  # the core: one WebSocket, its reader, delivery
     "providers": 3,  # one folder per provider; base.py is the provider-author interface
@@ -47,7 +48,7 @@ SIMULATOR_USERS = {"__main__", "cli", "_cli", "testing"}
 # Layers that may import other layers' *public* names only (no ``_private`` modules or names).
 PUBLIC_ONLY = {"agents", "channels"}
 # What protocol may import from the package besides itself.
-PROTOCOL_MAY_IMPORT = {f"{PACKAGE}.exceptions"}
+PROTOCOL_MAY_IMPORT = {f"{PACKAGE}.exceptions", f"{PACKAGE}._redaction"}
 # Providers translate events; the core owns every socket, thread and HTTP call.
 PROVIDER_FORBIDDEN = {
     "socket", "ssl", "select", "selectors", "threading", "_thread", "asyncio", "queue",
@@ -233,7 +234,7 @@ def _third_party_outside_home(imp: Import) -> bool:
 
 RULES = {
     "layers point one way: protocol <- connection <- providers <- agents <- channels": _breaks_direction,
-    "protocol imports only kernl_realtime.exceptions": _protocol_reaches_out,
+    "protocol imports only kernl_realtime.exceptions (and the redaction helper)": _protocol_reaches_out,
     "protocol imports only the standard library": _protocol_uses_third_party,
     "providers import no socket/thread/websocket/HTTP machinery": _provider_does_io,
     "a provider imports only providers.base, shared providers._* code and itself": _provider_uses_another_provider,

@@ -20,7 +20,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Sequence, Tuple, Type
 
-from .._logging import REDACTED, redact_text
+from .._redaction import redact_secrets, redact_text
 from ..exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -181,10 +181,7 @@ def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional
             code = str(raw_code) if raw_code is not None else None
         elif isinstance(error, str):
             message = error
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, REDACTED)
-    return redact_text(message.strip()), code
+    return redact_secrets(message, secrets).strip(), code
 
 
 def status_error(

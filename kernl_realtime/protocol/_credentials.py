@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, Literal, Mapping, Optional
-from urllib.parse import urlsplit
 
+from kernl_realtime._redaction import REDACTED, redact_url
 from kernl_realtime.exceptions import ConfigurationError
 from kernl_realtime.protocol._validation import (
     AwareDatetime,
@@ -24,7 +24,6 @@ from kernl_realtime.protocol._validation import (
 
 __all__ = ["ClientCredential"]
 
-_REDACTED = "***"
 # Python 3.9's fromisoformat() accepts exactly 3 or 6 fractional digits and "+HH:MM"
 # offsets only; JavaScript, Go and others emit 1-9 digits, "Z" and "+HHMM".
 _FRACTION = re.compile(r"\.(\d+)")
@@ -137,23 +136,10 @@ class ClientCredential(Validated):
 
     def __repr__(self) -> str:
         if self.kind == "token":
-            secret = f"token={_REDACTED!r}"
+            secret = f"token={REDACTED!r}"
         else:
-            secret = f"url={_redact_url(self.url or '')!r}"
+            secret = f"url={redact_url(self.url or '')!r}"
         return f"ClientCredential(kind={self.kind!r}, {secret}, expires_at={self.expires_at.isoformat()!r})"
-
-
-def _redact_url(url: str) -> str:
-    """Keep scheme, host, port and path; drop user info, query and fragment (where signatures live)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return _REDACTED
-    if not parts.scheme or not host:
-        return _REDACTED
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _parse_expiry(value: Any) -> datetime:
