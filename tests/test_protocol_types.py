@@ -42,7 +42,7 @@ from kernl_realtime.protocol import (
     TurnDetectionConfig,
     VoiceConfig,
 )
-from kernl_realtime.protocol._validation import JsonConvertible
+from kernl_realtime.protocol._json import JsonConvertible
 
 FULL_SESSION_CONFIG = RealtimeSessionConfig(
     instructions="Be brief.",

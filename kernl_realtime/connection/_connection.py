@@ -20,7 +20,6 @@ import itertools
 import json
 import logging
 import socket
-import struct
 import threading
 import time
 from collections import deque

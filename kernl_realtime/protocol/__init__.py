@@ -47,6 +47,8 @@ from kernl_realtime.protocol._options import (
     RealtimeAuthenticateOptions,
     RealtimeConnectOptions,
 )
+from kernl_realtime.protocol._event_base import ClientEvent, RealtimeEvent, ServerEvent
+from kernl_realtime.protocol._event_json import event_from_dict, event_to_dict
 from kernl_realtime.protocol._settings import KeepAlive, ReconnectPolicy
 from kernl_realtime.protocol._export import export_from_root
 from kernl_realtime.protocol._events import (
@@ -60,7 +62,6 @@ from kernl_realtime.protocol._events import (
     AudioOutputDeltaEvent,
     AudioOutputDoneEvent,
     CLIENT_EVENT_TYPES,
-    ClientEvent,
     ItemCreateEvent,
     ItemCreatedEvent,
     ItemDeleteEvent,
@@ -68,7 +69,6 @@ from kernl_realtime.protocol._events import (
     ItemTruncateEvent,
     ItemTruncatedEvent,
     RealtimeClientEvent,
-    RealtimeEvent,
     RealtimeServerEvent,
     ResponseCancelEvent,
     ResponseCreateEvent,
@@ -76,7 +76,6 @@ from kernl_realtime.protocol._events import (
     ResponseDoneEvent,
     ResponseInterruptedEvent,
     SERVER_EVENT_TYPES,
-    ServerEvent,
     SessionCreatedEvent,
     SessionErrorEvent,
     SessionUpdateEvent,
@@ -95,8 +94,6 @@ from kernl_realtime.protocol._events import (
     TranscriptOutputDeltaEvent,
     TranscriptOutputEvent,
     UnknownEvent,
-    event_from_dict,
-    event_to_dict,
 )
 
 __all__ = [

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Optional
 
 from kernl_realtime.protocol._items import ToolSpec
+from kernl_realtime.protocol._json import JsonConvertible
 from kernl_realtime.protocol._validation import (
-    JsonConvertible,
     NonEmptyStr,
     NonNegativeInt,
     PositiveFloat,

@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, List, Literal, Optional, Union
 
+from kernl_realtime.protocol._json import JsonConvertible
 from kernl_realtime.protocol._validation import (
     FieldProblem,
-    JsonConvertible,
     NonEmptyStr,
     StringEnum,
 )

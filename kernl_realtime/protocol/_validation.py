@@ -1,20 +1,12 @@
-"""Type-hint-driven validation and JSON conversion shared by every protocol type.
+"""Type-hint-driven validation shared by every protocol type.
 
 Protocol dataclasses declare their fields with ordinary type hints. Rules a type alone
 cannot express (non-empty strings, numeric bounds, timezone-aware datetimes) ride along
 as ``typing.Annotated`` metadata, e.g. ``Optional[NonNegativeInt]``. From those hints this
-module compiles, once per class and once per hint, the functions that do three jobs:
-
-* :class:`Validated` checks and normalises every field in ``__post_init__``
-  (tuples become lists, enum values become enum members);
-* :func:`encode_dataclass` turns an instance into its camelCase JSON form
-  (``None`` fields omitted, ``kind`` first for kind-tagged classes);
-* :func:`decode_dataclass` builds an instance back from that form, dispatching
-  kind-tagged unions (items, parts, tools) on their ``"kind"`` key.
-
-dataclasses-json is deliberately not used: it cannot decode kind-tagged unions, knows
-nothing of ``Annotated`` constraints, and would leave configs and events with two
-different codecs. Its decoder is also far slower than these precompiled functions.
+module compiles, once per class and once per hint (lazily, at first use, so importing the
+protocol stays cheap), the functions that check and normalise values:
+:class:`Validated` runs them in ``__post_init__`` (tuples become lists, enum values
+become enum members). The JSON form is :mod:`kernl_realtime.protocol._json`'s job.
 
 Errors inside this module are :class:`FieldProblem` (a path plus a detail); the public
 entry points turn them into :class:`~kernl_realtime.exceptions.ConfigurationError`
@@ -23,7 +15,6 @@ entry points turn them into :class:`~kernl_realtime.exceptions.ConfigurationErro
 
 from __future__ import annotations
 
-import base64
 import collections.abc
 import dataclasses
 import functools
@@ -40,7 +31,6 @@ from typing import (
     Mapping,
     Optional,
     Tuple,
-    Type,
     TypeVar,
     Union,
     get_args,
@@ -52,12 +42,22 @@ from kernl_realtime.protocol._export import type_hints
 
 __all__ = [
     "AwareDatetime",
+    "ClassPlan",
+    "Conformer",
+    "FieldPlan",
+    "NoneType",
+    "class_plan",
+    "conform_each",
+    "conform_entries",
+    "conformer",
+    "identity",
+    "mismatch",
+    "short_repr",
     "Base64Str",
     "Base64Text",
     "Bounds",
     "Constraint",
     "FieldProblem",
-    "JsonConvertible",
     "NonEmpty",
     "NonEmptyStr",
     "NonNegativeInt",
@@ -68,16 +68,12 @@ __all__ = [
     "UnitInterval",
     "Validated",
     "config_label",
-    "decode_dataclass",
-    "encode_dataclass",
-    "encode_value",
     "is_base64",
-    "register_json_codec",
 ]
 
 _T = TypeVar("_T")
-_NoneType = type(None)
-_Conformer = Callable[[Any], Any]
+NoneType = type(None)
+Conformer = Callable[[Any], Any]
 
 
 class FieldProblem(Exception):
@@ -145,7 +141,7 @@ def _camel_case(snake: str) -> str:
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
-def _short_repr(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -253,8 +249,8 @@ def _type_name(hint: Any) -> str:
         return _type_name(get_args(hint)[0])
     if origin is Union:
         members = get_args(hint)
-        names = " or ".join(_type_name(member) for member in members if member is not _NoneType)
-        return f"{names} or None" if _NoneType in members else names
+        names = " or ".join(_type_name(member) for member in members if member is not NoneType)
+        return f"{names} or None" if NoneType in members else names
     if origin is Literal:
         return "one of " + ", ".join(repr(choice) for choice in get_args(hint))
     if origin is collections.abc.Callable:
@@ -272,7 +268,7 @@ def _expects_dataclass(hint: Any) -> bool:
     return isinstance(hint, type) and dataclasses.is_dataclass(hint)
 
 
-def _mismatch(hint: Any, value: Any) -> FieldProblem:
+def mismatch(hint: Any, value: Any) -> FieldProblem:
     detail = f"must be {_type_name(hint)}, got {type(value).__name__}"
     if isinstance(value, Mapping) and _expects_dataclass(hint):
         # Dicts are not coerced: a silently accepted snake/camel-case mix-up is worse
@@ -281,11 +277,11 @@ def _mismatch(hint: Any, value: Any) -> FieldProblem:
     return FieldProblem(detail)
 
 
-def _identity(value: Any) -> Any:
+def identity(value: Any) -> Any:
     return value
 
 
-def _conform_each(conform_item: _Conformer, values: Any) -> List[Any]:
+def conform_each(conform_item: Conformer, values: Any) -> List[Any]:
     conformed = []
     for index, item in enumerate(values):
         try:
@@ -295,7 +291,7 @@ def _conform_each(conform_item: _Conformer, values: Any) -> List[Any]:
     return conformed
 
 
-def _conform_entries(conform_key: _Conformer, conform_entry: _Conformer, mapping: Mapping[Any, Any]) -> Dict[Any, Any]:
+def conform_entries(conform_key: Conformer, conform_entry: Conformer, mapping: Mapping[Any, Any]) -> Dict[Any, Any]:
     conformed = {}
     for key, entry in mapping.items():
         try:
@@ -306,16 +302,16 @@ def _conform_entries(conform_key: _Conformer, conform_entry: _Conformer, mapping
 
 
 @functools.lru_cache(maxsize=None)
-def _conformer(hint: Any) -> _Conformer:
+def conformer(hint: Any) -> Conformer:
     """Compile ``hint`` into a function that returns the normalised value or raises FieldProblem."""
     origin = get_origin(hint)
     args = get_args(hint)
 
     if hint is Any:
-        return _identity
+        return identity
 
     if origin is Annotated:
-        conform_base = _conformer(args[0])
+        conform_base = conformer(args[0])
         constraints = tuple(arg for arg in args[1:] if isinstance(arg, Constraint))
 
         def conform_annotated(value: Any) -> Any:
@@ -327,8 +323,8 @@ def _conformer(hint: Any) -> _Conformer:
         return conform_annotated
 
     if origin is Union:
-        allows_none = _NoneType in args
-        members = tuple(_conformer(arg) for arg in args if arg is not _NoneType)
+        allows_none = NoneType in args
+        members = tuple(conformer(arg) for arg in args if arg is not NoneType)
         if len(members) == 1:
             conform_present = members[0]
 
@@ -346,7 +342,7 @@ def _conformer(hint: Any) -> _Conformer:
                     return conform_member(value)
                 except FieldProblem:
                     continue
-            raise _mismatch(hint, value)
+            raise mismatch(hint, value)
 
         return conform_union
 
@@ -354,31 +350,31 @@ def _conformer(hint: Any) -> _Conformer:
 
         def conform_literal(value: Any) -> Any:
             if isinstance(value, bool) or value not in args:
-                raise FieldProblem(f"must be {_type_name(hint)}, got {_short_repr(value)}")
+                raise FieldProblem(f"must be {_type_name(hint)}, got {short_repr(value)}")
             return value
 
         return conform_literal
 
     if origin in (list, List):
-        conform_item = _conformer(args[0]) if args else _identity
+        conform_item = conformer(args[0]) if args else identity
 
         def conform_list(value: Any) -> Any:
             # Tuples are accepted for convenience; a fresh list also means the caller's
             # own list can be mutated later without changing a validated object.
             if not isinstance(value, (list, tuple)):
-                raise _mismatch(hint, value)
-            return _conform_each(conform_item, value)
+                raise mismatch(hint, value)
+            return conform_each(conform_item, value)
 
         return conform_list
 
     if origin in (dict, Dict):
-        conform_key = _conformer(args[0]) if args else _identity
-        conform_entry = _conformer(args[1]) if args else _identity
+        conform_key = conformer(args[0]) if args else identity
+        conform_entry = conformer(args[1]) if args else identity
 
         def conform_dict(value: Any) -> Any:
             if not isinstance(value, Mapping):
-                raise _mismatch(hint, value)
-            return _conform_entries(conform_key, conform_entry, value)
+                raise mismatch(hint, value)
+            return conform_entries(conform_key, conform_entry, value)
 
         return conform_dict
 
@@ -386,7 +382,7 @@ def _conformer(hint: Any) -> _Conformer:
 
         def conform_callable(value: Any) -> Any:
             if not callable(value):
-                raise _mismatch(hint, value)
+                raise mismatch(hint, value)
             return value
 
         return conform_callable
@@ -397,7 +393,7 @@ def _conformer(hint: Any) -> _Conformer:
     raise TypeError(f"kernl_realtime.protocol cannot validate fields annotated {hint!r}")
 
 
-def _conformer_for_class(cls: type) -> _Conformer:
+def _conformer_for_class(cls: type) -> Conformer:
     if issubclass(cls, Enum):
 
         def conform_enum(value: Any) -> Any:
@@ -406,7 +402,7 @@ def _conformer_for_class(cls: type) -> _Conformer:
             try:
                 return cls(value)
             except ValueError:
-                raise FieldProblem(f"must be {_type_name(cls)}, got {_short_repr(value)}") from None
+                raise FieldProblem(f"must be {_type_name(cls)}, got {short_repr(value)}") from None
 
         return conform_enum
 
@@ -423,7 +419,7 @@ def _conformer_for_class(cls: type) -> _Conformer:
             # A typing.Protocol without @runtime_checkable cannot be checked at runtime.
             return value
         if not ok:
-            raise _mismatch(cls, value)
+            raise mismatch(cls, value)
         return value
 
     return conform_instance
@@ -433,42 +429,42 @@ def _conformer_for_class(cls: type) -> _Conformer:
 
 
 @dataclasses.dataclass(frozen=True)
-class _FieldPlan:
+class FieldPlan:
     name: str
     json_key: str
     hint: Any
     required: bool
-    conform: _Conformer
+    conform: Conformer
 
 
 @dataclasses.dataclass(frozen=True)
-class _ClassPlan:
-    fields: Tuple[_FieldPlan, ...]
+class ClassPlan:
+    fields: Tuple[FieldPlan, ...]
     tag: Optional[str]  # the ClassVar ``kind`` written as "kind" in JSON, if the class has one
 
 
-_PLANS: Dict[type, _ClassPlan] = {}
+_PLANS: Dict[type, ClassPlan] = {}
 
 
-def _plan(cls: type) -> _ClassPlan:
+def class_plan(cls: type) -> ClassPlan:
     plan = _PLANS.get(cls)
     if plan is None:
         # Resolved lazily so forward references between modules are all defined by now.
         hints = type_hints(cls)
         fields = tuple(
-            _FieldPlan(
+            FieldPlan(
                 name=field.name,
                 json_key=_camel_case(field.name),
                 hint=hints[field.name],
                 required=field.default is dataclasses.MISSING
                 and field.default_factory is dataclasses.MISSING,
-                conform=_conformer(hints[field.name]),
+                conform=conformer(hints[field.name]),
             )
             for field in dataclasses.fields(cls)
         )
         field_names = {field.name for field in fields}
         tag = getattr(cls, "kind", None) if "kind" not in field_names else None
-        plan = _ClassPlan(fields=fields, tag=tag if isinstance(tag, str) and tag else None)
+        plan = ClassPlan(fields=fields, tag=tag if isinstance(tag, str) and tag else None)
         _PLANS[cls] = plan  # a racing thread computes the same plan; last write wins harmlessly
     return plan
 
@@ -484,7 +480,7 @@ class Validated:
 
     def __post_init__(self) -> None:
         try:
-            for field in _plan(type(self)).fields:
+            for field in class_plan(type(self)).fields:
                 value = getattr(self, field.name)
                 try:
                     conformed = field.conform(value)
@@ -498,176 +494,3 @@ class Validated:
 
     def _post_validate(self) -> None:
         """Check rules spanning several fields; raise :class:`FieldProblem`. Default: none."""
-
-
-# --------------------------------------------------------------------------- JSON codec
-
-_CUSTOM_CODECS: Dict[type, Tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
-
-
-def register_json_codec(cls: type, encode: Callable[[Any], Any], decode: Callable[[Any], Any]) -> None:
-    """Teach the codec a non-dataclass type (e.g. ``ServerError``).
-
-    ``decode`` receives the raw JSON value and raises :class:`FieldProblem` on bad input.
-    """
-    _CUSTOM_CODECS[cls] = (encode, decode)
-    _decoder.cache_clear()
-
-
-def encode_value(value: Any) -> Any:
-    """Convert ``value`` to plain JSON data (dicts, lists, strings, numbers, booleans, None)."""
-    if isinstance(value, Enum):  # before str: StringEnum members are also str
-        return value.value
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return encode_dataclass(value)
-    if isinstance(value, (list, tuple)):
-        return [encode_value(item) for item in value]
-    if isinstance(value, Mapping):
-        # Keys of free-form dicts (JSON schemas, provider options) are user data: never recased.
-        return {key: encode_value(item) for key, item in value.items()}
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    for cls, (encode, _) in _CUSTOM_CODECS.items():
-        if isinstance(value, cls):
-            return encode(value)
-    return value
-
-
-def encode_dataclass(instance: Any) -> Dict[str, Any]:
-    """The camelCase JSON form of a protocol dataclass: ``kind`` first, ``None`` fields omitted."""
-    plan = _plan(type(instance))
-    encoded: Dict[str, Any] = {}
-    if plan.tag is not None:
-        encoded["kind"] = plan.tag
-    for field in plan.fields:
-        value = getattr(instance, field.name)
-        if value is not None:
-            encoded[field.json_key] = encode_value(value)
-    return encoded
-
-
-def decode_dataclass(cls: Type[_T], data: Any) -> _T:
-    """Build ``cls`` from its JSON form; raise :class:`FieldProblem` naming the bad field.
-
-    Keys are matched by their camelCase names; unknown keys are ignored so newer peers
-    can add fields, and ``null`` is treated like an absent key.
-    """
-    if not isinstance(data, Mapping):
-        raise FieldProblem(f"must be a JSON object, got {type(data).__name__}")
-    plan = _plan(cls)
-    if plan.tag is not None and data.get("kind", plan.tag) != plan.tag:
-        raise FieldProblem(f"must be {plan.tag!r}, got {_short_repr(data.get('kind'))}", "kind")
-    arguments: Dict[str, Any] = {}
-    for field in plan.fields:
-        raw = data.get(field.json_key)
-        if raw is None:
-            if field.required:
-                raise FieldProblem(f"is required (JSON key {field.json_key!r})", field.name)
-            continue
-        try:
-            arguments[field.name] = _decoder(field.hint)(raw)
-        except FieldProblem as problem:
-            raise problem.under(field.name) from None
-    try:
-        return cls(**arguments)
-    except ConfigurationError as error:
-        raise FieldProblem.from_configuration_error(error, cls) from None
-
-
-def _tagged_members(members: Tuple[Any, ...]) -> Dict[str, type]:
-    tagged = {}
-    for member in members:
-        if isinstance(member, type) and dataclasses.is_dataclass(member):
-            tag = getattr(member, "kind", None)
-            if isinstance(tag, str):
-                tagged[tag] = member
-    return tagged if len(tagged) == len(members) else {}
-
-
-@functools.lru_cache(maxsize=None)
-def _decoder(hint: Any) -> _Conformer:
-    """Compile ``hint`` into a function from JSON data to the Python value (FieldProblem on error)."""
-    origin = get_origin(hint)
-    args = get_args(hint)
-
-    if origin is Annotated:
-        # Constraints are enforced by the constructor the decoded value is passed to.
-        return _decoder(args[0])
-
-    if origin is Union:
-        members = tuple(arg for arg in args if arg is not _NoneType)
-        if len(members) == 1:
-            return _decoder(members[0])
-        by_kind = _tagged_members(members)
-        if by_kind:
-            return functools.partial(_decode_tagged, by_kind)
-        return _conformer(hint)
-
-    if origin in (list, List):
-        decode_item = _decoder(args[0]) if args else _identity
-
-        def decode_list(raw: Any) -> Any:
-            if not isinstance(raw, list):
-                raise _mismatch(hint, raw)
-            return _conform_each(decode_item, raw)
-
-        return decode_list
-
-    if origin in (dict, Dict) and args:
-        decode_key = _conformer(args[0])
-        decode_entry = _decoder(args[1])
-
-        def decode_dict(raw: Any) -> Any:
-            if not isinstance(raw, Mapping):
-                raise _mismatch(hint, raw)
-            return _conform_entries(decode_key, decode_entry, raw)
-
-        return decode_dict
-
-    if isinstance(hint, type):
-        if dataclasses.is_dataclass(hint):
-            return functools.partial(decode_dataclass, hint)
-        for cls, (_, decode) in _CUSTOM_CODECS.items():
-            if issubclass(hint, cls):
-                return decode
-
-    return _conformer(hint)
-
-
-def _decode_tagged(by_kind: Dict[str, type], raw: Any) -> Any:
-    if not isinstance(raw, Mapping):
-        raise FieldProblem(f"must be a JSON object, got {type(raw).__name__}")
-    kind = raw.get("kind")
-    cls = by_kind.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        expected = ", ".join(repr(tag) for tag in by_kind)
-        raise FieldProblem(f"must be one of {expected}, got {_short_repr(kind)}", "kind")
-    return decode_dataclass(cls, raw)
-
-
-class JsonConvertible(Validated):
-    """Mixin giving a validated dataclass its camelCase JSON form (kernl's TS object shape).
-
-    ``to_dict()`` omits ``None`` fields and writes ``"kind"`` for kind-tagged classes;
-    ``from_dict()`` validates on the way in and raises
-    :class:`~kernl_realtime.exceptions.ConfigurationError` naming the offending field path.
-    """
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Return the JSON-ready dict form (camelCase keys, ``None`` omitted)."""
-        return encode_dataclass(self)
-
-    @classmethod
-    def from_dict(cls: Type[_T], data: Mapping[str, Any]) -> _T:
-        """Build an instance from its JSON-ready dict form.
-
-        Raises:
-            ConfigurationError: A value is missing, of the wrong type or out of range;
-                ``field`` holds its dotted path (e.g. ``"turn_detection.threshold"``).
-        """
-        try:
-            return decode_dataclass(cls, data)
-        except FieldProblem as problem:
-            raise problem.as_configuration_error(config_label(cls)) from None
