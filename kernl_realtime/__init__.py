@@ -38,6 +38,7 @@ if _typing.TYPE_CHECKING:
         RealtimeError,
         ReconnectingError,
         ReceiveTimeout,
+        RecordingError,
         RequestTimeout,
         SendTimeout,
         ServerError,
@@ -132,6 +133,7 @@ if _typing.TYPE_CHECKING:
         ConnectionStats,
         RealtimeConnection,
         ReconnectAttempt,
+        RecordingWarning,
     )
     from .providers.base import (
         RealtimeModel,
@@ -208,6 +210,8 @@ __all__ = [
     "ReconnectAttempt",
     "ReconnectingError",
     "ReconnectPolicy",
+    "RecordingError",
+    "RecordingWarning",
     "RequestTimeout",
     "ResponseCancelEvent",
     "ResponseCreatedEvent",
@@ -260,7 +264,7 @@ _EXPORTS: "dict[str, tuple[str, ...]]" = {
         "APIStatusError", "AuthenticationError", "CallbackError", "ConfigurationError", "ConnectError",
         "ConnectTimeout", "ConnectionClosed", "ConnectionClosedError", "ConnectionClosedOK",
         "CredentialExpiredError", "FrameTooLargeError", "KeepAliveTimeout", "KernlRealtimeError",
-        "ProtocolError", "RateLimitError", "RealtimeError", "ReconnectingError", "ReceiveTimeout",
+        "ProtocolError", "RateLimitError", "RealtimeError", "ReconnectingError", "ReceiveTimeout", "RecordingError",
         "RequestTimeout", "SendTimeout", "ServerError", "ServiceUnavailableError", "TransportError",
         "UnsupportedEventError",
     ),
@@ -285,6 +289,7 @@ _EXPORTS: "dict[str, tuple[str, ...]]" = {
     ),
     ".connection": (
         "CloseInfo", "ConnectionReconnected", "ConnectionStats", "RealtimeConnection", "ReconnectAttempt",
+        "RecordingWarning",
     ),
     ".providers.base": (
         "RealtimeModel",

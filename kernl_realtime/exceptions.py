@@ -29,7 +29,8 @@ The hierarchy::
     │   └── FrameTooLargeError              an incoming frame exceeds ``max_frame_size``
     ├── ReceiveTimeout                      (also TimeoutError) recv(timeout) got no event in time
     ├── ServerError                         the provider sent an ``error`` event (code, message, ...)
-    └── CallbackError                       a user callback raised; ``__cause__`` is the original
+    ├── CallbackError                       a user callback raised; ``__cause__`` is the original
+    └── RecordingError                      a cassette could not be written; the call goes on
 
 ``RealtimeError`` is an alias of :class:`ServerError`: it is the name kernl's protocol
 uses for provider-reported errors.
@@ -67,6 +68,7 @@ __all__ = [
     "ServerError",
     "RealtimeError",
     "CallbackError",
+    "RecordingError",
 ]
 
 
@@ -310,6 +312,14 @@ class CallbackError(KernlRealtimeError):
     def __init__(self, message: str, *, callback_name: str = "") -> None:
         super().__init__(message)
         self.callback_name = callback_name
+
+
+class RecordingError(KernlRealtimeError):
+    """A cassette (``RealtimeConnectOptions(record=...)``) could not be written.
+
+    Recording stops (full disk, closed file) but the call goes on. Reported once per
+    connection: to ``"recording"`` callbacks, as a ``RecordingWarning`` and in the log.
+    """
 
 
 # Users meet these as kernl_realtime.X (tracebacks, reprs, pickles): say so.

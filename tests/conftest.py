@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import threading
 import time
+from importlib.metadata import entry_points
 from typing import Iterator, Set
 
 import pytest
 
 from servers import ScriptedServer
+
+# The realtime_cassette fixture comes from the package's pytest11 entry point; an
+# editable install made before the entry point existed does not have it yet.
+_PLUGIN = "kernl_realtime.testing.pytest_plugin"
+if not any(ep.value == _PLUGIN for ep in entry_points(group="pytest11")):
+    pytest_plugins = [_PLUGIN]
 
 # Threads the library owns are named kernl-realtime-*; the simulator's own loop thread
 # belongs to a fixture that may outlive one test, so it is checked by its owner instead.

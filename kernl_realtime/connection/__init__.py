@@ -9,6 +9,7 @@ Rooms:
   re-exported for provider authors by :mod:`kernl_realtime.providers.base`.
 * ``_dispatch``/``_queue`` — delivery; ``_keepalive``/``_reconnect``/``_playback``/``_stats``
   — the bookkeeping the reader consults.
+* ``_record`` — the cassette writer behind ``RealtimeConnectOptions(record=...)``.
 
 The core imports :mod:`kernl_realtime.protocol` and :mod:`kernl_realtime.exceptions`,
 never a provider.
@@ -22,9 +23,11 @@ from typing import TYPE_CHECKING, Any, List
 if TYPE_CHECKING:
     from ._connection import CloseInfo, RealtimeConnection
     from ._reconnect import ConnectionReconnected, ReconnectAttempt
+    from ._record import RecordingWarning
     from ._stats import ConnectionStats
 
-__all__ = ["RealtimeConnection", "CloseInfo", "ConnectionStats", "ConnectionReconnected", "ReconnectAttempt"]
+__all__ = ["RealtimeConnection", "CloseInfo", "ConnectionStats", "ConnectionReconnected", "ReconnectAttempt",
+           "RecordingWarning"]
 
 # Imported on first use: a provider needs the codec seam long before it needs the
 # websocket-client machinery behind RealtimeConnection.
@@ -34,6 +37,7 @@ _HOMES = {
     "ConnectionStats": "._stats",
     "ConnectionReconnected": "._reconnect",
     "ReconnectAttempt": "._reconnect",
+    "RecordingWarning": "._record",
 }
 
 

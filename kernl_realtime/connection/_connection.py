@@ -33,6 +33,7 @@ from ._keepalive import KeepAliveClock
 from .._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
+from ._record import Recorder
 from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectHook, is_recoverable
 from ..protocol._export import export_from_root
 from ..protocol._settings import KeepAlive, ReconnectPolicy
@@ -212,6 +213,23 @@ def _as_protocol_error(exc: BaseException, provider: str, kind: Optional[str] = 
     return error
 
 
+def _open_recorder(
+    options: RealtimeConnectOptions, provider: str, model: str, request: HandshakeRequest, codec: ProviderCodec
+) -> Optional[Recorder]:
+    """The cassette writer for ``options.record`` (None when not recording)."""
+    if options.record is None:
+        return None
+    return Recorder(
+        options.record,
+        provider=provider,
+        model=model,
+        request=request,
+        credential=options.credential,
+        session_config=codec.session_config,
+        audio=options.record_audio,
+    )
+
+
 class _StopReading(Exception):
     """Unwinds the reader when close() was called while it waited for queue space."""
 
@@ -298,6 +316,7 @@ class RealtimeConnection:
             f"kernl-realtime-{provider}-dispatcher-{self._id}", settings.max_queue, self._log_prefix
         )
         self._stats = StatsRecorder()
+        self._recorder: Optional[Recorder] = None
 
         self._tick = settings.tick
         self._keepalive = KeepAliveClock(settings.keepalive, time.monotonic())
@@ -337,6 +356,7 @@ class RealtimeConnection:
         options: RealtimeConnectOptions,
         timeout: float,
         reopen: Optional[Reopen] = None,
+        model: str = "",
     ) -> "RealtimeConnection":
         """Open the socket, run the handshake and return a confirmed connection.
 
@@ -351,14 +371,20 @@ class RealtimeConnection:
         settings = ConnectionSettings.from_options(options)
         deadline = time.monotonic() + timeout
         write_lock = threading.RLock()
-        ws = open_websocket(
-            request,
-            timeout,
-            max_frame_size=settings.max_frame_size,
-            write_lock=write_lock,
-            tick=settings.tick,
-            io_timeout=settings.send_timeout,
-        )
+        recorder = _open_recorder(options, provider, model, request, codec)
+        try:
+            ws = open_websocket(
+                request,
+                timeout,
+                max_frame_size=settings.max_frame_size,
+                write_lock=write_lock,
+                tick=settings.tick,
+                io_timeout=settings.send_timeout,
+            )
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.finish("error", 1006, f"connect failed ({exc.__class__.__name__})")
+            raise
         connection = cls(
             provider=provider,
             codec=codec,
@@ -368,6 +394,8 @@ class RealtimeConnection:
             reopen=reopen,
             connect_timeout=timeout,
         )
+        if recorder is not None:
+            connection._attach_recorder(recorder)
         connection._reader.start()
         try:
             try:
@@ -380,6 +408,13 @@ class RealtimeConnection:
             connection._abandon()
             raise
         return connection
+
+    def _attach_recorder(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        recorder.start(
+            f"kernl-realtime-{self._provider}-recorder-{self._id}",
+            lambda error: self._notify("recording", (error,)),
+        )
 
     def _await_handshake(self, deadline: float, abort: Optional[threading.Event]) -> None:
         # An abort Event cannot be waited on together with ours, so wait in short slices.
@@ -545,6 +580,8 @@ class RealtimeConnection:
         with self._write_lock:
             if self._close_requested or self._state is _State.CLOSED:
                 raise self._closed_error()
+            if self._recorder is not None:
+                self._recorder.client_frames(payloads)
             try:
                 for payload in payloads:
                     self._ws.send(payload)
@@ -997,6 +1034,8 @@ class RealtimeConnection:
                 return False, None
             try:
                 request, codec = self._reopen(credential, handle)
+                if self._recorder is not None:
+                    self._recorder.reopened(request, credential)
                 ws = open_websocket(
                     request,
                     self._connect_timeout,
@@ -1037,6 +1076,7 @@ class RealtimeConnection:
         read = ws.read
         handle = self._handle_message
         stats = self._stats
+        recorder = self._recorder
         monotonic = time.monotonic
         pending = self._pending
         pending.clear()
@@ -1053,9 +1093,13 @@ class RealtimeConnection:
                 opcode, data = pending.popleft()
                 if opcode == OP_TEXT:
                     stats.record_received(len(data), now)
+                    if recorder is not None:
+                        recorder.server_frame(data, False)
                     handle(data)
                 elif opcode == OP_BINARY:
                     stats.record_received(len(data), now)
+                    if recorder is not None:
+                        recorder.server_frame(data, True)
                     if self._codec.accepts_binary:
                         handle(data)
                     else:
@@ -1390,6 +1434,9 @@ class RealtimeConnection:
             self._playback.reset()
             self._responding = False
         logger.debug("%s closed: initiator=%s code=%d", self._log_prefix, initiator, code)
+        if self._recorder is not None:
+            # Before the queues end, so the cassette is complete once iteration stops.
+            self._recorder.finish(initiator, code, reason)
         if was_connecting:
             self._handshake_done.set()
         report = error is not None and initiator != "client"

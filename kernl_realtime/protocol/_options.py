@@ -7,9 +7,10 @@ of ``_validation`` such as ``Optional[PositiveFloat]`` for bounds); no extra cod
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Literal, Optional, Union
 
 from kernl_realtime.protocol._settings import KeepAlive, ReconnectPolicy
 from kernl_realtime.protocol._config import RealtimeSessionConfig, SessionResumeConfig
@@ -46,6 +47,11 @@ class RealtimeConnectOptions(Validated):
         on_reconnecting: Called as ``fn(ReconnectAttempt)`` on the reader thread before
             each reconnect attempt; return a fresh ``ClientCredential`` to use it, False to
             give up, or None to go on.
+        record: Write every wire frame, both directions, to this JSON-lines file (a
+            cassette, replayable with ``kernl_realtime.testing.Cassette``). Secrets are
+            never written; the file is replaced if it exists.
+        record_audio: ``"full"`` keeps audio in the cassette; ``"elide"`` replaces each
+            audio payload by its byte count (a replay then sends silence of that length).
     """
 
     session_config: Optional[RealtimeSessionConfig] = None
@@ -60,6 +66,8 @@ class RealtimeConnectOptions(Validated):
     keepalive: KeepAlive = KeepAlive()
     reconnect: Optional[ReconnectPolicy] = None
     on_reconnecting: Optional[Callable[..., Any]] = None
+    record: Optional[Union[str, os.PathLike]] = None
+    record_audio: Literal["full", "elide"] = "full"
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,13 @@ class RealtimeModel(ABC):
         from ..connection._connection import RealtimeConnection
 
         return RealtimeConnection.open(
-            provider=self.provider, request=request, codec=codec, options=options, timeout=float(timeout), reopen=reopen
+            provider=self.provider,
+            request=request,
+            codec=codec,
+            options=options,
+            timeout=float(timeout),
+            reopen=reopen,
+            model=self.model_id,
         )
 
     def _check_credential(self, credential: ClientCredential, *, allow_expired: bool = False) -> None:

@@ -1,0 +1,178 @@
+"""Record a session against the simulator, replay it with kernl_realtime.testing.Cassette."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional
+
+import pytest
+
+from kernl_realtime import (
+    ConnectionClosed,
+    FunctionToolSpec,
+    ItemCreateEvent,
+    Message,
+    RealtimeConnectOptions,
+    RealtimeSessionConfig,
+    ResponseCreateEvent,
+    ToolResultEvent,
+)
+from kernl_realtime.providers import openai, xai
+from kernl_realtime.simulator import Simulator
+from kernl_realtime.testing import Cassette, CassetteError, CassetteMismatch, load_cassette
+
+KEY = "sk-sim-recording-key-0123456789"
+WEATHER = FunctionToolSpec(
+    name="get_weather",
+    description="Current weather for a city",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+CONFIG = RealtimeSessionConfig(instructions="Be brief.", tools=[WEATHER])
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(api_key=KEY, speed=0, record_messages=False) as simulator:
+        yield simulator
+
+
+def until_done(conn: Any) -> List[Any]:
+    events = []
+    for event in conn:
+        events.append(event)
+        if event.kind == "response.done":
+            return events
+    raise AssertionError("connection closed before response.done")
+
+
+def weather_call(model: Any, options: RealtimeConnectOptions, *, temp: int = 18, extra: bool = False) -> List[Any]:
+    """The client code under test: a tool-call turn and the answer that follows."""
+    with model.connect(options, timeout=5) as conn:
+        conn.send(ItemCreateEvent(item=Message.user("What is the weather in Paris?")))
+        conn.send(ResponseCreateEvent())
+        first = until_done(conn)
+        call = next(e for e in first if e.kind == "tool.call")
+        conn.send(ToolResultEvent(call_id=call.call_id, result=json.dumps({"temp_c": temp})))
+        if extra:
+            conn.send(ItemCreateEvent(item=Message.user("And tomorrow?")))
+        conn.send(ResponseCreateEvent())
+        return first + until_done(conn)
+
+
+MODELS = {
+    "openai": lambda sim: openai.realtime("gpt-realtime", api_key=KEY, base_url=sim.base_url),
+    "xai": lambda sim: xai.realtime(api_key=KEY, base_url=sim.xai_base_url),
+}
+
+
+@pytest.fixture(params=sorted(MODELS))
+def recorded(request: Any, sim: Simulator, tmp_path: Path) -> "tuple[Path, List[Any], str]":
+    path = tmp_path / "calls" / f"{request.param}.jsonl"
+    live = weather_call(MODELS[request.param](sim), RealtimeConnectOptions(session_config=CONFIG, record=path))
+    return path, live, request.param
+
+
+@pytest.mark.parametrize("speed", [0.0, 1.0])
+def test_replay_gives_the_same_events_at_both_paces(recorded: Any, speed: float) -> None:
+    path, live, provider = recorded
+    assert any(e.kind == "audio.output.delta" for e in live)
+    with Cassette(path, speed=speed) as cassette:
+        assert cassette.provider == provider
+        replayed = weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG))
+        assert cassette.wait_done(5)
+    assert [e.kind for e in replayed] == [e.kind for e in live]
+    assert replayed == live
+
+
+def test_cassette_header_and_frames(recorded: Any) -> None:
+    path, _, provider = recorded
+    cassette = load_cassette(path)
+    assert cassette.provider == provider and cassette.model
+    assert cassette.header["session_config"]["instructions"] == "Be brief."
+    (connection,) = cassette.connections
+    assert connection.close is not None and connection.close["initiator"] == "client"
+    origins = {frame.origin for frame in connection.frames}
+    assert origins == {"client", "server"}
+    times = [frame.t for frame in connection.frames]
+    assert times == sorted(times)
+    assert connection.frames[0].origin == "server"
+
+
+def test_a_different_tool_result_fails_showing_the_frame(recorded: Any) -> None:
+    path, _, _ = recorded
+    cassette = Cassette(path)
+    try:
+        with pytest.raises(ConnectionClosed) as closed:
+            weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), temp=30)
+        assert "cassette mismatch" in str(closed.value)
+    finally:
+        cassette.close()
+    with pytest.raises(CassetteMismatch) as caught:
+        cassette.check()
+    message = str(caught.value)
+    assert "expected" in message and '\\"temp_c\\": 18' in message and '\\"temp_c\\": 30' in message
+    assert "output" in message.splitlines()[0]
+
+
+def test_an_extra_message_fails_showing_expected_and_actual(recorded: Any) -> None:
+    path, _, _ = recorded
+    cassette = Cassette(path, match="type")
+    try:
+        with pytest.raises(ConnectionClosed):
+            weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), extra=True)
+    finally:
+        cassette.close()
+    with pytest.raises(CassetteMismatch) as caught:
+        cassette.check()
+    lines = str(caught.value).splitlines()
+    assert "expected 'response.create', got 'conversation.item.create'" in lines[0]
+    assert lines[1].startswith("  expected: ") and "response.create" in lines[1]
+    assert lines[2].startswith("  actual:   ") and "And tomorrow?" in lines[2]
+
+
+def test_type_matching_accepts_a_different_tool_result(recorded: Any) -> None:
+    path, live, _ = recorded
+    with Cassette(path, match="type") as cassette:
+        replayed = weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), temp=30)
+    assert replayed == live  # the server side is the recording's, whatever the client sent
+
+
+def test_elided_audio_replays_as_silence_of_the_same_length(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "elided.jsonl"
+    options = RealtimeConnectOptions(session_config=CONFIG, record=path, record_audio="elide")
+    live = weather_call(MODELS["openai"](sim), options)
+    text = path.read_text()
+    assert '"$audio_bytes"' in text
+    with Cassette(path) as cassette:
+        replayed = weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG))
+    audio = [(a, b) for a, b in zip(live, replayed) if a.kind == "audio.output.delta"]
+    assert audio and all(len(a.audio) == len(b.audio) and a.audio != b.audio for a, b in audio)
+    assert [e.kind for e in replayed] == [e.kind for e in live]
+
+
+def test_a_client_that_stops_early_is_reported(recorded: Any) -> None:
+    path, _, _ = recorded
+    cassette = Cassette(path, timeout=5)
+    try:
+        with cassette.model().connect(RealtimeConnectOptions(session_config=CONFIG), timeout=5):
+            pass  # closes without sending the recorded messages
+        assert cassette.wait_done(5)
+    finally:
+        cassette.close()
+    with pytest.raises(CassetteMismatch, match="the client closed the connection instead"):
+        cassette.check()
+
+
+def test_bad_cassette_files_are_named(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(CassetteError, match="cannot read cassette"):
+        Cassette(missing)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kernl_cassette": 1, "provider": "openai"}\n{not json\n')
+    with pytest.raises(CassetteError, match=r"bad.jsonl:2: not JSON"):
+        load_cassette(bad)
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"hello": 1}\n')
+    with pytest.raises(CassetteError, match="not a kernl cassette header"):
+        load_cassette(other)
