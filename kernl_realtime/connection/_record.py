@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from .._version import __version__
 from ..exceptions import ConfigurationError, RecordingError
 from ..protocol import ClientCredential, RealtimeSessionConfig
+from ..protocol._export import export_from_root
 from ._codec import HandshakeRequest
 
 __all__ = [
@@ -367,3 +368,5 @@ class Recorder:
         # Longest first, so a URL is replaced whole before its parameters are.
         self._secrets = sorted(variants, key=len, reverse=True)
 
+
+export_from_root(globals(), ["RecordingWarning"])
