@@ -18,7 +18,7 @@ from ._errors import error_details, map_errors, retry_after_seconds, status_erro
 from ..exceptions import ConfigurationError, ProtocolError, RequestTimeout
 from ..protocol import ClientCredential
 
-__all__ = ["post_json", "mint_client_secret", "websocket_url", "retry_after_seconds"]
+__all__ = ["get_json", "post_json", "mint_client_secret", "websocket_url", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +63,50 @@ def post_json(
         ConnectError: The server could not be reached.
         ProtocolError: The answer was not a JSON object.
     """
+    return _request_json(
+        "POST",
+        url,
+        api_key,
+        timeout=timeout,
+        what=what,
+        headers={
+            **(auth_headers if auth_headers is not None else {"Authorization": f"Bearer {api_key}"}),
+            "Content-Type": "application/json",
+        },
+        body=body,
+    )
+
+
+def get_json(
+    url: str,
+    api_key: str,
+    *,
+    params: Mapping[str, str],
+    auth_headers: Mapping[str, str],
+    timeout: float,
+    what: str,
+) -> Dict[str, Any]:
+    """GET ``url?params`` with the key in ``auth_headers`` (ElevenLabs: ``xi-api-key``) and
+    return the decoded JSON object; errors as :func:`post_json` (the key is masked)."""
+    return _request_json("GET", url, api_key, timeout=timeout, what=what, headers=dict(auth_headers), params=params)
+
+
+def _request_json(
+    method: str,
+    url: str,
+    api_key: str,
+    *,
+    timeout: float,
+    what: str,
+    headers: Dict[str, str],
+    body: Optional[Dict[str, Any]] = None,
+    params: Optional[Mapping[str, str]] = None,
+) -> Dict[str, Any]:
     import requests  # first REST call only (see the module docstring)
 
     where = redact_url(url)
     with map_errors(what, where, timeout=timeout, timeout_error=RequestTimeout, secrets=[api_key]):
-        response = requests.post(
-            url,
-            json=body,
-            headers={
-                **(auth_headers if auth_headers is not None else {"Authorization": f"Bearer {api_key}"}),
-                "Content-Type": "application/json",
-            },
-            timeout=timeout,
-        )
+        response = requests.request(method, url, json=body, params=params, headers=headers, timeout=timeout)
     if response.status_code >= 400:
         message, code = error_details(response.text, [api_key])
         raise status_error(

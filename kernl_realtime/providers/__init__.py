@@ -1,3 +1,3 @@
-"""Provider implementations. Import one as ``from kernl_realtime.providers import openai`` (or ``xai``, ``google``)."""
+"""Provider implementations. Import one as ``from kernl_realtime.providers import openai`` (or ``xai``, ``google``, ``elevenlabs``)."""
 
-__all__ = ["openai", "xai", "google"]
+__all__ = ["openai", "xai", "google", "elevenlabs"]
