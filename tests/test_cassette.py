@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
 from kernl_realtime import (
-    ConnectionClosed,
+    KernlRealtimeError,
     FunctionToolSpec,
     ItemCreateEvent,
     Message,
@@ -17,8 +19,9 @@ from kernl_realtime import (
     RealtimeSessionConfig,
     ResponseCreateEvent,
     ToolResultEvent,
+    event_to_dict,
 )
-from kernl_realtime.providers import openai, xai
+from kernl_realtime.providers import google, openai, xai
 from kernl_realtime.simulator import Simulator
 from kernl_realtime.testing import Cassette, CassetteError, CassetteMismatch, load_cassette
 
@@ -63,6 +66,7 @@ def weather_call(model: Any, options: RealtimeConnectOptions, *, temp: int = 18,
 MODELS = {
     "openai": lambda sim: openai.realtime("gpt-realtime", api_key=KEY, base_url=sim.base_url),
     "xai": lambda sim: xai.realtime(api_key=KEY, base_url=sim.xai_base_url),
+    "google": lambda sim: google.realtime(api_key=KEY, base_url=sim.google_base_url),
 }
 
 
@@ -82,7 +86,25 @@ def test_replay_gives_the_same_events_at_both_paces(recorded: Any, speed: float)
         replayed = weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG))
         assert cassette.wait_done(5)
     assert [e.kind for e in replayed] == [e.kind for e in live]
-    assert replayed == live
+    assert comparable(replayed) == comparable(live)
+
+
+def comparable(events: List[Any]) -> List[str]:
+    """Events as compared across runs. Everything must be identical except the ids a codec
+    invents where the wire has none (Gemini: the session id, ``resp_<n>``/``item_<n>`` from
+    a process-wide counter), which are renumbered in order of appearance."""
+    names: Dict[str, str] = {}
+
+    def rename(match: Any) -> str:
+        return names.setdefault(match.group(0), f"{match.group(1)}_#{len(names)}")
+
+    out = []
+    for event in events:
+        if event.kind == "session.created":
+            event = dataclasses.replace(event, session=dataclasses.replace(event.session, id="-"))
+        text = json.dumps(event_to_dict(event), sort_keys=True)
+        out.append(re.sub(r"\b(resp|item)_\d+\b", rename, text))
+    return out
 
 
 def test_cassette_header_and_frames(recorded: Any) -> None:
@@ -96,46 +118,57 @@ def test_cassette_header_and_frames(recorded: Any) -> None:
     assert origins == {"client", "server"}
     times = [frame.t for frame in connection.frames]
     assert times == sorted(times)
-    assert connection.frames[0].origin == "server"
+    server_frames = [frame for frame in connection.frames if frame.origin == "server"]
+    # Gemini sends its JSON in binary frames; the others in text frames.
+    assert {frame.binary for frame in server_frames} == {provider == "google"}
 
 
 def test_a_different_tool_result_fails_showing_the_frame(recorded: Any) -> None:
     path, _, _ = recorded
     cassette = Cassette(path)
     try:
-        with pytest.raises(ConnectionClosed) as closed:
+        # The client sees the cassette close the connection (1008), however its provider reports it.
+        with pytest.raises(KernlRealtimeError) as closed:
             weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), temp=30)
         assert "cassette mismatch" in str(closed.value)
     finally:
         cassette.close()
     with pytest.raises(CassetteMismatch) as caught:
         cassette.check()
-    message = str(caught.value)
-    assert "expected" in message and '\\"temp_c\\": 18' in message and '\\"temp_c\\": 30' in message
-    assert "output" in message.splitlines()[0]
+    first, expected, actual = str(caught.value).splitlines()
+    assert "temp_c" in first and "18" in first and "30" in first
+    assert expected.startswith("  expected: ") and "temp_c" in expected and "18" in expected
+    assert actual.startswith("  actual:   ") and "30" in actual and "18" not in actual
 
 
 def test_an_extra_message_fails_showing_expected_and_actual(recorded: Any) -> None:
-    path, _, _ = recorded
-    cassette = Cassette(path, match="type")
+    path, _, provider = recorded
+    cassette = Cassette(path)
     try:
-        with pytest.raises(ConnectionClosed):
-            weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), extra=True)
+        weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), extra=True)
+    except KernlRealtimeError as exc:
+        assert "cassette mismatch" in str(exc)  # the cassette closed the connection on the client
+    else:
+        # Gemini resumes by itself after a tool result: the answer was complete before the
+        # extra message reached the cassette, which still reports it.
+        assert provider == "google"
     finally:
         cassette.close()
     with pytest.raises(CassetteMismatch) as caught:
         cassette.check()
-    lines = str(caught.value).splitlines()
-    assert "expected 'response.create', got 'conversation.item.create'" in lines[0]
-    assert lines[1].startswith("  expected: ") and "response.create" in lines[1]
-    assert lines[2].startswith("  actual:   ") and "And tomorrow?" in lines[2]
+    first, expected, actual = str(caught.value).splitlines()
+    if provider != "google":  # Gemini's wire has no response.create: its next frame has the same key
+        assert "event type: expected 'response.create', got 'conversation.item.create'" in first
+        assert "response.create" in expected
+    assert expected.startswith("  expected: ") and actual.startswith("  actual:   ")
+    assert "And tomorrow?" in actual and "And tomorrow?" not in expected
 
 
 def test_type_matching_accepts_a_different_tool_result(recorded: Any) -> None:
     path, live, _ = recorded
     with Cassette(path, match="type") as cassette:
         replayed = weather_call(cassette.model(), RealtimeConnectOptions(session_config=CONFIG), temp=30)
-    assert replayed == live  # the server side is the recording's, whatever the client sent
+    assert comparable(replayed) == comparable(live)  # the server side is the recording's, whatever the client sent
 
 
 def test_elided_audio_replays_as_silence_of_the_same_length(sim: Simulator, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ class ProviderInfo:
         name: Provider id, as in ``RealtimeModel.provider`` (``"openai"``).
         display_name: Human name (``"OpenAI"``).
         module: The provider package; its ``realtime(...)`` builds a model.
-        default_model: Model used when none is given.
+        default_model: Model used when none is given ("" lets the provider choose).
         key_envs: Environment variables that may hold the API key, in order.
         simulator_attr: :class:`~kernl_realtime.simulator.Simulator` attribute holding
             this provider's base URL (None: the simulator does not speak it).
@@ -73,7 +73,8 @@ class ProviderInfo:
                 f"provider {self.name!r} is not available in this version of kernl_realtime",
                 field="provider",
             ) from None
-        return module.realtime(model_id or self.default_model, **kwargs)
+        chosen = model_id or self.default_model
+        return module.realtime(chosen, **kwargs) if chosen else module.realtime(**kwargs)
 
 
 PROVIDERS: Tuple[ProviderInfo, ...] = (
@@ -81,9 +82,8 @@ PROVIDERS: Tuple[ProviderInfo, ...] = (
                  ("OPENAI_API_KEY",), "base_url"),
     ProviderInfo("xai", "xAI", "kernl_realtime.providers.xai", "grok-voice-latest",
                  ("XAI_API_KEY",), "xai_base_url"),
-    ProviderInfo("google", "Google Gemini", "kernl_realtime.providers.google",
-                 "gemini-live-2.5-flash-preview", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "google_base_url",
-                 input_rate=16000, output_rate=24000),
+    ProviderInfo("google", "Google Gemini Live", "kernl_realtime.providers.google", "",
+                 ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "google_base_url", input_rate=16000, output_rate=24000),
     ProviderInfo("elevenlabs", "ElevenLabs", "kernl_realtime.providers.elevenlabs", "",
                  ("ELEVENLABS_API_KEY",), "elevenlabs_base_url", input_rate=16000, output_rate=16000),
 )
