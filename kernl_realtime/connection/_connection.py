@@ -289,6 +289,9 @@ class RealtimeConnection:
         self._reopen = reopen
         self._connect_timeout = connect_timeout
         self._reconnect_attempt = 0
+        # When the current session was confirmed (handshake done); the reconnect attempt
+        # count resets only once a session has stayed open for policy.healthy_after.
+        self._opened_at: Optional[float] = None
         self._previous_session_id: Optional[str] = None
         self._handshake_deadline: Optional[float] = None
         self._pending_failure: Optional[KernlRealtimeError] = None
@@ -326,6 +329,10 @@ class RealtimeConnection:
         self._ahead: Deque[Tuple[int, Any]] = deque()
         # Frames of the current socket read but not yet handled, oldest first.
         self._pending: Deque[Tuple[int, Any]] = deque()
+        # Set by the reader when a due ping found the write lock taken; the next writer
+        # sends it and records when in _ping_written_at (read back on the reader).
+        self._ping_wanted = False
+        self._ping_written_at: Optional[float] = None
 
         self._bookkeeping: Dict[str, Callable[[Any], None]] = {
             "audio.output.delta": self._on_audio_delta,
@@ -433,7 +440,9 @@ class RealtimeConnection:
         if self._handshake_error is not None:
             raise self._handshake_error
         with self._state_lock:
-            if self._state is not _State.OPEN:
+            # RECONNECTING: the session was confirmed, then dropped before connect()
+            # returned; the reconnect is under way and the user hears of it as usual.
+            if self._state is not _State.OPEN and self._state is not _State.RECONNECTING:
                 info = self._close_info
                 if info is not None and isinstance(info.error, (ServerError, APIStatusError)):
                     raise info.error  # the provider's own reason, e.g. Gemini's 1007 setup rejection
@@ -585,6 +594,8 @@ class RealtimeConnection:
             try:
                 for payload in payloads:
                     self._ws.send(payload)
+                if self._ping_wanted:
+                    self._write_wanted_ping()
             except TimeoutError as exc:
                 error = SendTimeout(
                     f"send did not complete within {self._settings.send_timeout:g} s: "
@@ -1001,6 +1012,10 @@ class RealtimeConnection:
             if self._close_requested:
                 return False, None
             if self._state is not _State.RECONNECTING:
+                opened_at = self._opened_at
+                if opened_at is not None and time.monotonic() - opened_at >= policy.healthy_after:
+                    self._reconnect_attempt = 0  # the last session was healthy: start afresh
+                self._opened_at = None
                 self._previous_session_id = self._session_id
                 self._state = _State.RECONNECTING
                 self._notify("status", (TransportStatus.RECONNECTING,))
@@ -1061,6 +1076,8 @@ class RealtimeConnection:
             self._handshake_done.clear()
             self._handshake_deadline = time.monotonic() + self._connect_timeout
             self._keepalive.restart(time.monotonic())
+            self._ping_wanted = False
+            self._ping_written_at = None
             for event in codec.opening_events():
                 self._send_event(event)
             return True, None
@@ -1303,6 +1320,7 @@ class RealtimeConnection:
             if self._state in (_State.CONNECTING, _State.RECONNECTING):
                 self._state = _State.OPEN
         self._handshake_deadline = None
+        self._opened_at = time.monotonic()
         self._handshake_done.set()
         self._notify("status", (TransportStatus.CONNECTED,))
         if reconnected:
@@ -1312,7 +1330,6 @@ class RealtimeConnection:
                 session_id=self._session_id,
                 state_lost=not self._resuming,
             )
-            self._reconnect_attempt = 0
             logger.debug("%s reconnected (conversation %s)", self._log_prefix,
                          "resumed" if self._resuming else "lost on the server side")
             self._notify("reconnected", (notice,))
@@ -1371,21 +1388,48 @@ class RealtimeConnection:
         clock = self._keepalive
         if self._close_requested:
             return
-        if clock.ping_due(now) and self._write_lock.acquire(blocking=False):
-            # Never wait for the lock here: a writer holding it will finish or time out.
-            try:
-                if not self._close_sent:
-                    self._ws.ping(b"kernl")
-                    clock.ping_sent(now)
-            finally:
-                self._write_lock.release()
-        elif clock.peer_dead(now):
+        self._absorb_writer_ping()
+        if clock.ping_due(now):
+            # Never wait for the lock here. If a send holds it, the ping's deadline runs
+            # anyway (a send stuck on a peer that stopped reading is no progress) and the
+            # next writer sends the ping for us (_ping_wanted), so a thread streaming
+            # audio cannot keep keepalive from probing a live peer either.
+            if self._write_lock.acquire(blocking=False):
+                try:
+                    if not self._close_sent:
+                        if self._ws.can_write_now():
+                            self._ping_wanted = False
+                            self._ws.ping(b"kernl")
+                            clock.ping_sent(now)
+                        else:  # the send buffer is full: the peer is not reading
+                            clock.ping_blocked(now)
+                finally:
+                    self._write_lock.release()
+            else:
+                clock.ping_blocked(now)
+                self._ping_wanted = True
+        if clock.peer_dead(now):
             raise KeepAliveTimeout(
                 f"{self._provider} did not answer a ping within {clock.settings.timeout:g} s; "
                 "the connection is considered dead"
             )
 
+    def _absorb_writer_ping(self) -> None:
+        """Tell the clock about a ping a writer sent on the reader's behalf."""
+        written = self._ping_written_at
+        if written is not None:
+            self._ping_written_at = None
+            self._keepalive.ping_sent(written)
+
+    def _write_wanted_ping(self) -> None:
+        """Send the ping the reader could not (the caller holds the write lock)."""
+        self._ping_wanted = False
+        # Recorded before the write: its pong cannot arrive before the reader sees this.
+        self._ping_written_at = time.monotonic()
+        self._ws.ping(b"kernl")
+
     def _on_pong(self, now: float) -> None:
+        self._absorb_writer_ping()
         self._keepalive.pong_received(now)
         self._stats.last_ping_rtt = self._keepalive.last_rtt
 

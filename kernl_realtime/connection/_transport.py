@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import ssl
 import threading
 from typing import Any, Callable, List, Optional
@@ -156,7 +157,15 @@ class WireSocket:
             self._ws.send_close(code, reason)
 
     def shutdown(self) -> None:
-        """Close the socket (no close frame); safe to call twice."""
+        """Close the socket (no close frame); safe to call twice, from any thread.
+
+        Shut down before closing: closing alone does not wake a thread blocked in a
+        send on this socket (a peer that stopped reading), shutting down does.
+        """
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self._ws.shutdown()
         except Exception:  # noqa: BLE001 - already broken: nothing left to release

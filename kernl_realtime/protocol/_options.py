@@ -37,8 +37,9 @@ class RealtimeConnectOptions(Validated):
         max_queue: Capacity of the pull queue and of the dispatcher queue, in events.
             When one is full the reader waits (backpressure): memory stays bounded and
             nothing is dropped.
-        max_frame_size: Largest accepted incoming frame in bytes (None: no limit); a
-            larger frame closes the connection with code 1009 and ``FrameTooLargeError``.
+        max_frame_size: Largest accepted incoming message in bytes, all its fragments
+            together (None: no limit); a larger one closes the connection with code
+            1009 and ``FrameTooLargeError``.
         send_timeout: Seconds a write may wait for a peer that stopped reading before
             ``SendTimeout`` closes the connection.
         keepalive: Ping-based dead-peer detection (on by default).

@@ -66,17 +66,25 @@ class ReconnectPolicy:
     ``min(max_delay, initial_delay * 2 ** (n - 1))`` scaled by a random factor in
     ``[1 - jitter, 1]``.
 
+    Attempts are counted across disconnects until a session stays healthy: the count
+    (and with it the backoff) resets only once a reconnected session has stayed open
+    for ``healthy_after`` seconds. A server that confirms every new session and then
+    drops it therefore meets a growing backoff, and after ``max_attempts`` reconnects
+    the connection ends with :class:`~kernl_realtime.ConnectionClosedError`.
+
     Attributes:
-        max_attempts: Attempts per disconnect before giving up.
+        max_attempts: Attempts before giving up, counted until a session stays healthy.
         initial_delay: Seconds before the first attempt.
         max_delay: Upper bound of any delay.
         jitter: Fraction (0..1) of random reduction applied to each delay.
+        healthy_after: Seconds a session must stay open before the attempt count resets.
     """
 
     max_attempts: int = 5
     initial_delay: float = 0.5
     max_delay: float = 8.0
     jitter: float = 0.25
+    healthy_after: float = 30.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
@@ -86,6 +94,7 @@ class ReconnectPolicy:
         _require_positive("reconnect.initial_delay", self.initial_delay, allow_zero=True)
         _require_positive("reconnect.max_delay", self.max_delay, allow_zero=True)
         _require_positive("reconnect.jitter", self.jitter, allow_zero=True)
+        _require_positive("reconnect.healthy_after", self.healthy_after, allow_zero=True)
         if self.jitter > 1:
             raise ConfigurationError(f"reconnect.jitter must be <= 1, got {self.jitter!r}", field="reconnect.jitter")
 
