@@ -141,6 +141,16 @@ if _typing.TYPE_CHECKING:
     from ._logging import (
         enable_debug_logging,
     )
+    from .agents import (
+        RealtimeAgent,
+        RealtimeSession,
+        SessionUsage,
+        Tool,
+        ToolCallRecord,
+        Toolkit,
+        Turn,
+        tool,
+    )
 
 __all__ = [
     "ActivityEndEvent",
@@ -201,7 +211,9 @@ __all__ = [
     "RealtimeError",
     "RealtimeEvent",
     "RealtimeModel",
+    "RealtimeAgent",
     "RealtimeResponseConfig",
+    "RealtimeSession",
     "RealtimeServerEvent",
     "RealtimeSessionConfig",
     "RealtimeUsage",
@@ -228,6 +240,7 @@ __all__ = [
     "SessionErrorEvent",
     "SessionInfo",
     "SessionResumeConfig",
+    "SessionUsage",
     "SessionUpdatedEvent",
     "SessionUpdateEvent",
     "SpeechStartedEvent",
@@ -235,8 +248,11 @@ __all__ = [
     "TextOutputDeltaEvent",
     "TextOutputEvent",
     "TextPart",
+    "Tool",
     "ToolCall",
     "ToolCallEvent",
+    "ToolCallRecord",
+    "Toolkit",
     "ToolCallState",
     "ToolCancelledEvent",
     "ToolChoice",
@@ -251,10 +267,12 @@ __all__ = [
     "TranscriptOutputEvent",
     "TransportError",
     "TransportStatus",
+    "Turn",
     "TurnDetectionConfig",
     "UnknownEvent",
     "UnsupportedEventError",
     "VoiceConfig",
+    "tool",
     "__version__",
 ]
 
@@ -296,6 +314,9 @@ _EXPORTS: "dict[str, tuple[str, ...]]" = {
     ),
     "._logging": (
         "enable_debug_logging",
+    ),
+    ".agents": (
+        "RealtimeAgent", "RealtimeSession", "SessionUsage", "Tool", "ToolCallRecord", "Toolkit", "Turn", "tool",
     ),
 }
 _SUBMODULE_OF: "dict[str, str]" = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -20,7 +20,7 @@ def test_all_lists_every_public_name_exactly_once() -> None:
     for name in names:
         assert hasattr(kernl_realtime, name), name
     public = {n for n in dir(kernl_realtime) if not n.startswith("_")}
-    submodules = {"cli", "connection", "exceptions", "protocol", "providers", "simulator", "testing"}
+    submodules = {"agents", "channels", "cli", "connection", "exceptions", "protocol", "providers", "simulator", "testing"}
     assert public - submodules == set(names) - {"__version__"}
 
 

@@ -43,6 +43,7 @@ from ._transport import WireSocket, open_websocket
 from ..exceptions import (
     APIStatusError,
     AuthenticationError,
+    CallbackError,
     ConfigurationError,
     CredentialExpiredError,
     ConnectError,
@@ -312,6 +313,7 @@ class RealtimeConnection:
         self._switching = False
         # True while a reconnect continues the same server session (a resumption handle).
         self._resuming = False
+        self._barge_in_hook: Optional[Callable[[], Optional[float]]] = None
 
         self._pull = settings.pull
         self._queue: BoundedQueue[Any] = BoundedQueue(settings.max_queue)
@@ -403,6 +405,8 @@ class RealtimeConnection:
         )
         if recorder is not None:
             connection._attach_recorder(recorder)
+        for name, callback in (options.callbacks or {}).items():
+            connection.on(name, callback)
         connection._reader.start()
         try:
             try:
@@ -484,6 +488,11 @@ class RealtimeConnection:
         if state is _State.RECONNECTING:
             return TransportStatus.RECONNECTING
         return TransportStatus.CONNECTED
+
+    @property
+    def resumes_after_tool_result(self) -> bool:
+        """True if the model continues by itself after a tool result (no ``response.create`` needed)."""
+        return bool(getattr(self._codec, "resumes_after_tool_result", False))
 
     @property
     def muted(self) -> bool:
@@ -635,6 +644,19 @@ class RealtimeConnection:
             True if something was interrupted.
         """
         return self._interrupt(played_ms=played_ms, server_cancels=False)
+
+    def set_barge_in_hook(self, hook: Optional[Callable[[], Optional[float]]]) -> None:
+        """Let the audio sink stop playback when the server hears the user start speaking.
+
+        ``hook()`` runs on the reader thread for each ``speech.started``, before the
+        connection truncates the assistant's audio: it must stop local playback at once
+        (never block) and return the milliseconds of the current assistant item actually
+        played, or None to use the arrival-time estimate. A raising hook is reported as a
+        :class:`CallbackError` and the estimate is used. Pass None to remove it. Thread-safe.
+        """
+        if hook is not None and not callable(hook):
+            raise ConfigurationError(f"the barge-in hook must be callable, got {type(hook).__name__}", field="hook")
+        self._barge_in_hook = hook
 
     def _interrupt(self, *, played_ms: Optional[float], server_cancels: bool) -> bool:
         with self._interrupt_lock:
@@ -1364,10 +1386,24 @@ class RealtimeConnection:
 
     def _on_server_interrupted(self, event: Any) -> None:
         # The server already stopped generating: only local playback bookkeeping remains.
-        self._interrupt(played_ms=None, server_cancels=True)
+        self._interrupt(played_ms=self._stop_local_playback(), server_cancels=True)
 
     def _on_speech_started(self, event: Any) -> None:
-        self._interrupt(played_ms=None, server_cancels=self._server_cancels_on_speech())
+        self._interrupt(played_ms=self._stop_local_playback(), server_cancels=self._server_cancels_on_speech())
+
+    def _stop_local_playback(self) -> Optional[float]:
+        """Run the barge-in hook: the sink stops playing and says how much was heard."""
+        hook = self._barge_in_hook
+        if hook is None:
+            return None
+        try:
+            return hook()
+        except Exception as exc:  # noqa: BLE001 - the audio sink's code: report, use the estimate
+            logger.exception("%s barge-in hook raised", self._log_prefix)
+            error = CallbackError(f"the barge-in hook raised {exc!r}", callback_name="barge_in")
+            error.__cause__ = exc
+            self._report_error(error)
+            return None
 
     def _server_cancels_on_speech(self) -> bool:
         """True when the server itself cancels responses on speech (server VAD default)."""

@@ -53,6 +53,9 @@ class RealtimeConnectOptions(Validated):
             never written; the file is replaced if it exists.
         record_audio: ``"full"`` keeps audio in the cassette; ``"elide"`` replaces each
             audio payload by its byte count (a replay then sends silence of that length).
+        callbacks: ``{name: fn}`` registered with ``on()`` before the handshake starts, so
+            no event is missed between ``connect()`` returning and your own ``on()`` calls
+            (e.g. a greeting the server sends right after the session is confirmed).
     """
 
     session_config: Optional[RealtimeSessionConfig] = None
@@ -69,6 +72,7 @@ class RealtimeConnectOptions(Validated):
     on_reconnecting: Optional[Callable[..., Any]] = None
     record: Optional[Union[str, os.PathLike]] = None
     record_audio: Literal["full", "elide"] = "full"
+    callbacks: Optional[Dict[str, Callable[..., Any]]] = None
 
 
 @dataclass(frozen=True)

@@ -740,7 +740,9 @@ class SessionEngine:
 
     async def _stream(self, resp: _Response) -> None:
         if resp.plan.kind == "function_call":
-            completed = await self._stream_call(resp)
+            completed = True
+            for name, arguments in resp.plan.calls:
+                completed = completed and await self._stream_call(resp, name, arguments)
         else:
             completed = await self._stream_message(resp)
         if completed and not resp.finished:
@@ -844,13 +846,13 @@ class SessionEngine:
         self._close_item(resp, "completed")
         return True
 
-    async def _stream_call(self, resp: _Response) -> bool:
+    async def _stream_call(self, resp: _Response, name: str, args: str) -> bool:
         call_id = f"call_{self._next('call')}"
         item: Dict[str, Any] = {"id": self._new_item_id(), "object": "realtime.item",
                                 "type": "function_call", "status": "in_progress",
-                                "name": resp.plan.name, "call_id": call_id, "arguments": ""}
+                                "name": name, "call_id": call_id, "arguments": ""}
         self._open_item(resp, item)
-        args = resp.plan.arguments
+        streamed = ""
         pieces = [args[i:i + _ARGUMENT_PIECE] for i in range(0, len(args), _ARGUMENT_PIECE)]
         for index, piece in enumerate(pieces or [""]):
             if not await self._tick(resp, index):
@@ -859,11 +861,12 @@ class SessionEngine:
                        {"response_id": resp.id, "item_id": item["id"],
                         "output_index": resp.output_index, "call_id": call_id, "delta": piece})
             resp.arguments += piece
-            item["arguments"] = resp.arguments
+            streamed += piece
+            item["arguments"] = streamed
         self._emit("response.function_call_arguments.done",
                    {"response_id": resp.id, "item_id": item["id"],
                     "output_index": resp.output_index, "call_id": call_id,
-                    "name": resp.plan.name, "arguments": args})
+                    "name": name, "arguments": args})
         self._close_item(resp, "completed")
         return True
 

@@ -13,7 +13,8 @@ Rules (also documented on :class:`~kernl_realtime.simulator.Simulator`):
     either ``tool_choice`` names it, or ``tool_choice`` is ``"required"`` (first mentioned tool,
     else the first tool), or the text *mentions* a tool: its name, its name with ``_``/``-``
     replaced by spaces, or any word of its name longer than 3 characters other than get/set
-    (whole words, case-insensitive; the first mentioned tool in session order wins).
+    (whole words, case-insensitive; the first mentioned tool in session order comes first,
+    and every other mentioned tool is called too, in the same response).
   - Arguments fill the schema's ``required`` properties: strings get the last capitalised word
     of the text other than its first word and "I" (``"unknown"`` when there is none), enum
     properties the first enum value mentioned in the text (else the first value), numbers the
@@ -28,7 +29,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = [
     "Plan",
@@ -63,6 +64,12 @@ class Plan:
     text: str = ""
     name: str = ""
     arguments: str = ""
+    more_calls: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def calls(self) -> Tuple[Tuple[str, str], ...]:
+        """Every ``(name, arguments)`` call of a ``function_call`` plan, in order."""
+        return ((self.name, self.arguments),) + self.more_calls
 
 
 def audio_placeholder(audio_ms: float) -> str:
@@ -218,8 +225,13 @@ def plan_response(
             text = user_text(item, audio_ms)
             tool = _choose_tool(tools, tool_choice, text)
             if tool is not None:
+                # Every other tool the text mentions is called in the same response.
+                others = tuple((str(t["name"]), build_arguments(t, text)) for t in tools
+                               if t is not tool and t.get("type", "function") == "function"
+                               and t.get("name") and not isinstance(tool_choice, dict)
+                               and tool_choice != "none" and _mentions(str(t["name"]), text))
                 return Plan("function_call", name=str(tool["name"]),
-                            arguments=build_arguments(tool, text))
+                            arguments=build_arguments(tool, text), more_calls=others)
             core = text.rstrip(" .!?;:,")
             return Plan("message", text=f"You said: {core}." if core else GREETING)
     return Plan("message", text=GREETING)
