@@ -6,6 +6,7 @@
   audio through a :class:`RealtimeChannel`, callbacks and pull, tools run by themselves.
 """
 
+from ..protocol._export import export_from_root
 from ._agent import RealtimeAgent
 from ._audio import Resampler
 from ._channel import ChannelSink, RealtimeChannel
@@ -30,3 +31,6 @@ __all__ = [
     "set_unhandled_error_hook",
     "tool",
 ]
+
+# The names also exported by the package root report it as their module.
+export_from_root(globals(), ["RealtimeAgent", "RealtimeSession", "SessionUsage", "Tool", "ToolCallRecord", "Toolkit", "Turn", "tool"])
