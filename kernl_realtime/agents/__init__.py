@@ -6,7 +6,6 @@
   audio through a :class:`RealtimeChannel`, callbacks and pull, tools run by themselves.
 """
 
-from ..protocol._export import export_from_root
 from ._agent import RealtimeAgent
 from ._audio import Resampler
 from ._channel import ChannelSink, RealtimeChannel
@@ -32,5 +31,9 @@ __all__ = [
     "tool",
 ]
 
-# The names also exported by the package root report it as their module.
-export_from_root(globals(), ["RealtimeAgent", "RealtimeSession", "SessionUsage", "Tool", "ToolCallRecord", "Toolkit", "Turn", "tool"])
+# The names also exported by the package root report it as their module (reprs, docs,
+# pickles). None of them is introspected with typing.get_type_hints, which would need
+# the defining module.
+for _name in ("RealtimeAgent", "RealtimeSession", "SessionUsage", "Tool", "ToolCallRecord", "Toolkit", "Turn", "tool"):
+    globals()[_name].__module__ = "kernl_realtime"
+del _name
