@@ -257,3 +257,19 @@ def test_a_new_process_resumes_a_stored_handle(sim: Simulator) -> None:
         assert transcript(until(conn, "response.done")) == "Earlier you said: My name is Grace."
     with pytest.raises(ServerError, match="resumption handle"):
         model(sim).connect(RealtimeConnectOptions(resume=SessionResumeConfig(handle="not-a-handle")), timeout=5)
+
+
+def test_a_recorded_gemini_session_replays_from_its_cassette(sim: Simulator, tmp_path: Any) -> None:
+    from kernl_realtime.testing import Cassette
+
+    path = str(tmp_path / "gemini.jsonl")
+    with model(sim).connect(RealtimeConnectOptions(record=path), timeout=5) as conn:
+        conn.send(ItemCreateEvent(item=Message.user("Hello")))
+        conn.send(ResponseCreateEvent())
+        recorded = transcript(until(conn, "response.done"))
+    with Cassette(path) as cassette:
+        assert cassette.provider == "google"
+        with cassette.model().connect(timeout=5) as conn:
+            conn.send(ItemCreateEvent(item=Message.user("Hello")))
+            conn.send(ResponseCreateEvent())
+            assert transcript(until(conn, "response.done")) == recorded == "You said: Hello."

@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  WebSocket: {sim.ws_url}?model=gpt-realtime", flush=True)
             print(f"xAI Grok voice base URL:      {sim.xai_base_url}", flush=True)
             print(f"  WebSocket: {sim.xai_ws_url}", flush=True)
+            print(f"Gemini Live base URL:         {sim.google_base_url}", flush=True)
+            print(f"  WebSocket: {sim.google_base_url.replace('http', 'ws', 1)}"
+                  "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent", flush=True)
             key = "the given --api-key" if args.api_key else "any non-empty API key"
             print(f"Accepting {key}. Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
