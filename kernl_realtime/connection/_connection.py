@@ -335,6 +335,9 @@ class RealtimeConnection:
         # sends it and records when in _ping_written_at (read back on the reader).
         self._ping_wanted = False
         self._ping_written_at: Optional[float] = None
+        # The payload of the latest ping not yet answered because a send held the socket
+        # (RFC 6455 lets an endpoint answer only the latest); the next writer answers it.
+        self._pong_owed: Optional[bytes] = None
 
         self._bookkeeping: Dict[str, Callable[[Any], None]] = {
             "audio.output.delta": self._on_audio_delta,
@@ -603,8 +606,8 @@ class RealtimeConnection:
             try:
                 for payload in payloads:
                     self._ws.send(payload)
-                if self._ping_wanted:
-                    self._write_wanted_ping()
+                if self._ping_wanted or self._pong_owed is not None:
+                    self._write_owed_control()
             except TimeoutError as exc:
                 error = SendTimeout(
                     f"send did not complete within {self._settings.send_timeout:g} s: "
@@ -1100,6 +1103,7 @@ class RealtimeConnection:
             self._keepalive.restart(time.monotonic())
             self._ping_wanted = False
             self._ping_written_at = None
+            self._pong_owed = None
             for event in codec.opening_events():
                 self._send_event(event)
             return True, None
@@ -1146,7 +1150,7 @@ class RealtimeConnection:
                             ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
                         )
                 elif opcode == OP_PING:
-                    self._send_control(lambda payload=data: ws.pong(payload))
+                    self._answer_ping(data)
                 elif opcode == OP_PONG:
                     self._on_pong(now)
                 elif opcode == OP_CLOSE:
@@ -1237,8 +1241,7 @@ class RealtimeConnection:
     def _keep_ahead(self, opcode: int, data: Any, now: float) -> None:
         """Answer what must be answered now; keep data and close frames for later, in order."""
         if opcode == OP_PING:
-            ws = self._ws
-            self._send_control(lambda: ws.pong(data))
+            self._answer_ping(data)
             return
         if opcode == OP_PONG:
             self._on_pong(now)
@@ -1425,6 +1428,8 @@ class RealtimeConnection:
         if self._close_requested:
             return
         self._absorb_writer_ping()
+        if self._pong_owed is not None:
+            self._answer_ping(self._pong_owed)
         if clock.ping_due(now):
             # Never wait for the lock here. If a send holds it, the ping's deadline runs
             # anyway (a send stuck on a peer that stopped reading is no progress) and the
@@ -1457,12 +1462,37 @@ class RealtimeConnection:
             self._ping_written_at = None
             self._keepalive.ping_sent(written)
 
-    def _write_wanted_ping(self) -> None:
-        """Send the ping the reader could not (the caller holds the write lock)."""
-        self._ping_wanted = False
-        # Recorded before the write: its pong cannot arrive before the reader sees this.
-        self._ping_written_at = time.monotonic()
-        self._ws.ping(b"kernl")
+    def _write_owed_control(self) -> None:
+        """Send the ping/pong the reader could not write (the caller holds the write lock)."""
+        owed = self._pong_owed
+        if owed is not None:
+            self._pong_owed = None
+            self._ws.pong(owed)
+        if self._ping_wanted:
+            self._ping_wanted = False
+            # Recorded before the write: its pong cannot arrive before the reader sees this.
+            self._ping_written_at = time.monotonic()
+            self._ws.ping(b"kernl")
+
+    def _answer_ping(self, payload: bytes) -> None:
+        """Pong now if the socket is free; else leave it to the next writer or check.
+
+        Never waits for the write lock: a send stuck on a peer that stopped reading
+        would hold the reader too, and with it the keepalive deadline.
+        """
+        if not self._write_lock.acquire(blocking=False):
+            self._pong_owed = payload
+            return
+        try:
+            if self._close_sent:
+                self._pong_owed = None
+            elif self._ws.can_write_now():
+                self._pong_owed = None
+                self._ws.pong(payload)
+            else:
+                self._pong_owed = payload
+        finally:
+            self._write_lock.release()
 
     def _on_pong(self, now: float) -> None:
         self._absorb_writer_ping()

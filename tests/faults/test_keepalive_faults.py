@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any, List
 
+import pytest
+
 from kernl_realtime import (
     AudioInputAppendEvent,
     ConnectionClosed,
@@ -20,7 +22,7 @@ from kernl_realtime import (
     TransportStatus,
 )
 from kernl_realtime.providers import openai
-from servers import RawServer, ScriptedServer, assert_next_connection_works, greet
+from servers import RawPeer, RawServer, ScriptedServer, assert_next_connection_works, frame, greet
 
 _CHUNK = base64.b64encode(os.urandom(48 * 1024)).decode("ascii")
 
@@ -42,7 +44,16 @@ def stream(conn: Any, stop: threading.Event, outcome: List[BaseException], audio
     return thread
 
 
-def test_dead_peer_is_detected_while_a_send_is_stuck_on_it() -> None:
+def ping_until(peer: RawPeer, stop: threading.Event) -> None:
+    while not stop.wait(0.05):
+        try:
+            peer.send_raw(frame(b"are you there", 0x9))
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("server_pings", [False, True], ids=["silent", "pinging"])
+def test_dead_peer_is_detected_while_a_send_is_stuck_on_it(server_pings: bool) -> None:
     keepalive = KeepAlive(interval=0.3, timeout=0.5)
     with RawServer(greet, recv_buffer=4096) as raw:
         # send_timeout far beyond the keepalive budget: only keepalive can notice in time.
@@ -51,6 +62,12 @@ def test_dead_peer_is_detected_while_a_send_is_stuck_on_it() -> None:
         stop = threading.Event()
         outcome: List[BaseException] = []
         sender = stream(conn, stop, outcome)
+        peer = raw.accept()
+        pinger = threading.Thread(target=ping_until, args=(peer, stop), name="test-pinger")
+        if server_pings:
+            # A peer that still writes (pings the client must answer) but never reads:
+            # answering must not park the reader behind the stuck send.
+            pinger.start()
         try:
             assert conn.wait_closed(keepalive.interval + keepalive.timeout + 2.0), "keepalive went blind"
             elapsed = time.monotonic() - connected_at
@@ -60,6 +77,8 @@ def test_dead_peer_is_detected_while_a_send_is_stuck_on_it() -> None:
             stop.set()
             conn.close(timeout=1)
             sender.join(2)
+            if server_pings:
+                pinger.join(2)
     assert elapsed < keepalive.interval + keepalive.timeout + 1.0, elapsed
     info = conn.close_info
     assert info is not None and info.initiator == "error"
