@@ -201,6 +201,7 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
             ws=None,  # type: ignore[arg-type]  # never started: the socket is not used
             write_lock=threading.RLock(),
             settings=ConnectionSettings.from_options(RealtimeConnectOptions(pull=pull, max_queue=count + 10)),
+            connect_timeout=15.0,
         )
         conn._handshake_done.set()
         conn._state = _State.OPEN

@@ -399,3 +399,19 @@ def test_authenticate_options_defaults() -> None:
     options = RealtimeAuthenticateOptions()
     assert (options.agent_id, options.session_config, options.expires_in) == (None, None, None)
     assert RealtimeAuthenticateOptions(agent_id="agent_1", expires_in=60).expires_in == 60
+
+
+def test_one_range_validator_for_fields_and_arguments() -> None:
+    from kernl_realtime import KeepAlive, ReconnectPolicy
+    from kernl_realtime.protocol._validation import PositiveFloat, check_value
+
+    assert check_value("timeout", PositiveFloat, 2) == 2
+    for bad, detail in ((0, "must be > 0, got 0"), (True, "must be float, got bool"), ("5", "must be float, got str")):
+        with pytest.raises(ConfigurationError) as info:
+            check_value("timeout", PositiveFloat, bad)
+        assert str(info.value) == f"timeout {detail}" and info.value.field == "timeout"
+    # KeepAlive and ReconnectPolicy use the same rules, labelled by their options field.
+    with pytest.raises(ConfigurationError, match=r"^keepalive\.interval must be > 0, got -1$"):
+        KeepAlive(interval=-1)
+    with pytest.raises(ConfigurationError, match=r"^reconnect\.jitter must be <= 1, got 2$"):
+        ReconnectPolicy(jitter=2)

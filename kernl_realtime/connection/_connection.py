@@ -28,6 +28,7 @@ from enum import Enum
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
+from ._deadline import Deadline
 from ._dispatch import Dispatcher, is_error_handled
 from ._keepalive import KeepAliveClock
 from .._logging import summarize_message
@@ -82,6 +83,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _connection_ids = itertools.count(1)
 
+# How long the reader waits for the write lock to send a close frame of its own.
+_CLOSE_FRAME_SECONDS = 1.0
+
 #: ``reopen(credential, resume_handle) -> (request, codec)``: how to open a fresh socket for a reconnect.
 Reopen = Callable[[Optional[ClientCredential], Optional[str]], "tuple[HandshakeRequest, ProviderCodec]"]
 
@@ -120,15 +124,19 @@ class CloseInfo:
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Connection tuning derived from :class:`~kernl_realtime.RealtimeConnectOptions`."""
+    """Connection tuning taken from :class:`~kernl_realtime.RealtimeConnectOptions`.
 
-    max_queue: int = 1024
-    pull: bool = True
-    keepalive: KeepAlive = KeepAlive()
-    max_frame_size: Optional[int] = 16 * 1024 * 1024
-    send_timeout: float = 10.0
-    reconnect: Optional[ReconnectPolicy] = None
-    on_reconnecting: Optional[ReconnectHook] = None
+    No defaults here on purpose: the options object is the one place that has them
+    (build this with :meth:`from_options`).
+    """
+
+    max_queue: int
+    pull: bool
+    keepalive: KeepAlive
+    max_frame_size: Optional[int]
+    send_timeout: float
+    reconnect: Optional[ReconnectPolicy]
+    on_reconnecting: Optional[ReconnectHook]
 
     @property
     def tick(self) -> float:
@@ -269,7 +277,7 @@ class RealtimeConnection:
         write_lock: "threading.RLock",
         settings: ConnectionSettings,
         reopen: Optional[Reopen] = None,
-        connect_timeout: float = 15.0,
+        connect_timeout: float,
     ) -> None:
         self._id = next(_connection_ids)
         self._provider = provider
@@ -381,7 +389,7 @@ class RealtimeConnection:
         if abort is not None and abort.is_set():
             raise ConnectError("connect() was aborted before it started")
         settings = ConnectionSettings.from_options(options)
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         write_lock = threading.RLock()
         recorder = _open_recorder(options, provider, model, request, codec)
         try:
@@ -430,10 +438,10 @@ class RealtimeConnection:
             lambda error: self._notify("recording", (error,)),
         )
 
-    def _await_handshake(self, deadline: float, abort: Optional[threading.Event]) -> None:
+    def _await_handshake(self, deadline: Deadline, abort: Optional[threading.Event]) -> None:
         # An abort Event cannot be waited on together with ours, so wait in short slices.
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 raise ConnectTimeout(
                     f"{self._provider} did not confirm the session in time "
@@ -853,7 +861,7 @@ class RealtimeConnection:
             timeout: Upper bound for the whole call, in seconds.
         """
         client_close_payload(code, reason)  # ConfigurationError before anything changes
-        deadline = time.monotonic() + max(0.0, timeout)
+        deadline = Deadline(timeout)
         with self._state_lock:
             first = not self._close_requested and self._state is not _State.CLOSED
             self._close_requested = True
@@ -865,15 +873,14 @@ class RealtimeConnection:
             logger.debug("%s closing (code %d)", self._log_prefix, code)
             # Half the budget at most for the write lock: if a send is stuck on a peer
             # that does not read, the rest is needed to force the socket down and join.
-            self._send_close_frame(code, reason, time.monotonic() + (deadline - time.monotonic()) / 2)
+            self._send_close_frame(code, reason, deadline.share(0.5))
         if current is not self._reader:
             # Leave a fifth of the budget for the forced path below.
-            grace = max(0.0, (deadline - time.monotonic()) * 0.8)
-            if not self._reader_done.wait(grace):
+            if not self._reader_done.wait(deadline.share(0.8).remaining()):
                 self._abort_socket()
-                self._reader_done.wait(max(0.0, deadline - time.monotonic()))
-            self._reader.join(max(0.0, deadline - time.monotonic()))
-        self._dispatcher.join(max(0.0, deadline - time.monotonic()))
+                self._reader_done.wait(deadline.remaining())
+            self._reader.join(deadline.remaining())
+        self._dispatcher.join(deadline.remaining())
 
     def wait_closed(self, timeout: Optional[float] = None) -> bool:
         """Block until the connection is closed (by either side or by failure).
@@ -896,8 +903,8 @@ class RealtimeConnection:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def _send_close_frame(self, code: int, reason: str, deadline: float) -> None:
-        if not self._write_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+    def _send_close_frame(self, code: int, reason: str, deadline: Deadline) -> None:
+        if not self._write_lock.acquire(timeout=deadline.remaining()):
             # A send is stuck on a peer that does not read; give up on the handshake.
             self._abort_socket()
             return
@@ -971,11 +978,11 @@ class RealtimeConnection:
             error = self._close_frame_error(code, reason)
         except FrameTooLargeError as exc:
             code, reason, error = 1009, str(exc), exc
-            self._send_close_frame(1009, "frame too large", time.monotonic() + 1.0)
+            self._send_close_frame(1009, "frame too large", Deadline(_CLOSE_FRAME_SECONDS))
         except FramingError as exc:
             # RFC 6455 "fail the connection": say why in a close frame, then drop it.
             code, reason, error = exc.close_code, str(exc), exc
-            self._send_close_frame(exc.close_code, "protocol error", time.monotonic() + 1.0)
+            self._send_close_frame(exc.close_code, "protocol error", Deadline(_CLOSE_FRAME_SECONDS))
         except KernlRealtimeError as exc:  # keepalive timeout, failed pong, reconnect handshake timeout
             code, reason, error = 1006, str(exc), exc
         except OSError as exc:
@@ -986,7 +993,7 @@ class RealtimeConnection:
             code, reason = 1000, "closed by the client"
         except _SwitchSocket:
             code, reason = 1000, "moving to a new socket to resume the session"
-            self._send_close_frame(1000, "resuming elsewhere", time.monotonic() + 1.0)
+            self._send_close_frame(1000, "resuming elsewhere", Deadline(_CLOSE_FRAME_SECONDS))
         except Exception as exc:  # noqa: BLE001 - a bug must end the connection loudly, not silently
             logger.exception("%s reader failed unexpectedly", self._log_prefix)
             code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
@@ -1165,7 +1172,7 @@ class RealtimeConnection:
         if not self._close_sent:
             # RFC 6455: echo the status code (an empty close frame is answered with 1000).
             echo = code if code != 1005 else 1000
-            self._send_close_frame(echo, "", time.monotonic() + 1.0)
+            self._send_close_frame(echo, "", Deadline(_CLOSE_FRAME_SECONDS))
         return code, reason
 
     def _send_control(self, write: Callable[[], None]) -> None:

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, ClassVar, Optional
 
-from kernl_realtime.exceptions import ConfigurationError
+from kernl_realtime.protocol._validation import Bounds, NonNegativeFloat, PositiveFloat, UnitInterval, Validated
 
 __all__ = ["KeepAlive", "ReconnectPolicy"]
 
 
-def _require_positive(name: str, value: object, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{name} must be a number, got {type(value).__name__}", field=name)
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigurationError(f"{name} must be {bound}, got {value!r}", field=name)
-
-
 @dataclass(frozen=True)
-class KeepAlive:
+class KeepAlive(Validated):
     """Dead-peer detection with WebSocket pings.
 
     A ping is sent ``interval`` seconds after the last pong (or after connecting);
@@ -40,13 +32,11 @@ class KeepAlive:
         enabled: False turns keepalive off.
     """
 
-    interval: float = 20.0
-    timeout: float = 20.0
-    enabled: bool = True
+    _config_label: ClassVar[str] = "keepalive"  # errors read "keepalive.interval must be > 0"
 
-    def __post_init__(self) -> None:
-        _require_positive("keepalive.interval", self.interval)
-        _require_positive("keepalive.timeout", self.timeout)
+    interval: PositiveFloat = 20.0
+    timeout: PositiveFloat = 20.0
+    enabled: bool = True
 
     @classmethod
     def disabled(cls) -> "KeepAlive":
@@ -55,7 +45,7 @@ class KeepAlive:
 
 
 @dataclass(frozen=True)
-class ReconnectPolicy:
+class ReconnectPolicy(Validated):
     """When and how fast to reconnect after a recoverable disconnect (off by default).
 
     Realtime sessions are stateful: after a reconnect the provider starts a *new*
@@ -80,23 +70,13 @@ class ReconnectPolicy:
         healthy_after: Seconds a session must stay open before the attempt count resets.
     """
 
-    max_attempts: int = 5
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-    jitter: float = 0.25
-    healthy_after: float = 30.0
+    _config_label: ClassVar[str] = "reconnect"
 
-    def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ConfigurationError(
-                f"reconnect.max_attempts must be an int >= 1, got {self.max_attempts!r}", field="reconnect.max_attempts"
-            )
-        _require_positive("reconnect.initial_delay", self.initial_delay, allow_zero=True)
-        _require_positive("reconnect.max_delay", self.max_delay, allow_zero=True)
-        _require_positive("reconnect.jitter", self.jitter, allow_zero=True)
-        _require_positive("reconnect.healthy_after", self.healthy_after, allow_zero=True)
-        if self.jitter > 1:
-            raise ConfigurationError(f"reconnect.jitter must be <= 1, got {self.jitter!r}", field="reconnect.jitter")
+    max_attempts: Annotated[int, Bounds(ge=1)] = 5
+    initial_delay: NonNegativeFloat = 0.5
+    max_delay: NonNegativeFloat = 8.0
+    jitter: UnitInterval = 0.25
+    healthy_after: NonNegativeFloat = 30.0
 
     def delay(self, attempt: int, rng: Optional[random.Random] = None) -> float:
         """Seconds to wait before ``attempt`` (1-based)."""

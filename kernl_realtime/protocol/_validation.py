@@ -60,6 +60,7 @@ __all__ = [
     "FieldProblem",
     "NonEmpty",
     "NonEmptyStr",
+    "NonNegativeFloat",
     "NonNegativeInt",
     "PositiveFloat",
     "PositiveInt",
@@ -67,6 +68,7 @@ __all__ = [
     "TimezoneAware",
     "UnitInterval",
     "Validated",
+    "check_value",
     "config_label",
     "is_base64",
 ]
@@ -126,6 +128,9 @@ def config_label(cls: type) -> str:
     ``TurnDetectionConfig`` → ``turn_detection``, ``RealtimeSessionConfig`` → ``session``,
     ``RealtimeConnectOptions`` → ``connect_options``: the name a user knows it by as a field.
     """
+    label = cls.__dict__.get("_config_label")
+    if isinstance(label, str):  # the name of the options field that holds it, e.g. "keepalive"
+        return label
     name = cls.__name__
     if name.endswith("Event"):  # events are built by name: ItemCreateEvent.item
         return name
@@ -234,6 +239,7 @@ class Base64Text(Constraint):
 NonEmptyStr = Annotated[str, NonEmpty()]
 Base64Str = Annotated[str, Base64Text()]
 NonNegativeInt = Annotated[int, Bounds(ge=0)]
+NonNegativeFloat = Annotated[float, Bounds(ge=0)]
 PositiveInt = Annotated[int, Bounds(gt=0)]
 PositiveFloat = Annotated[float, Bounds(gt=0)]
 UnitInterval = Annotated[float, Bounds(ge=0, le=1)]
@@ -423,6 +429,22 @@ def _conformer_for_class(cls: type) -> Conformer:
         return value
 
     return conform_instance
+
+
+def check_value(name: str, hint: Any, value: Any) -> Any:
+    """Validate one value that is not a dataclass field (e.g. a ``timeout`` argument).
+
+    The same rules and messages as fields: ``check_value("timeout", PositiveFloat, -1)``
+    raises ``ConfigurationError("timeout must be > 0, got -1", field="timeout")``.
+
+    Returns:
+        The conformed value.
+    """
+    try:
+        return conformer(hint)(value)
+    except FieldProblem as problem:
+        raised = problem.under(name)
+        raise ConfigurationError(raised.describe(), field=raised.path) from None
 
 
 # --------------------------------------------------------------------------- class plans

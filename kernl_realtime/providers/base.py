@@ -15,6 +15,7 @@ from ..connection._codec import HandshakeRequest, HandshakeStep, ProviderCodec, 
 from ..exceptions import ConfigurationError, CredentialExpiredError
 from ..protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions, SessionResumeConfig
 from ..protocol._export import export_from_root
+from ..protocol._validation import PositiveFloat, check_value
 
 if TYPE_CHECKING:
     from ..connection._connection import RealtimeConnection
@@ -75,8 +76,7 @@ class RealtimeModel(ABC):
             raise ConfigurationError(
                 f"options must be RealtimeConnectOptions, got {type(options).__name__}", field="options"
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}", field="timeout")
+        check_value("timeout", PositiveFloat, timeout)
         if options.credential is not None:
             self._check_credential(options.credential)
         request = self._handshake_request(options)
