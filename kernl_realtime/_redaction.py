@@ -16,8 +16,16 @@ __all__ = ["REDACTED", "redact_url", "redact_text", "redact_secrets"]
 
 REDACTED = "***"
 
-# Bearer tokens and the auth subprotocols OpenAI and xAI accept, wherever they appear in text.
-_SECRET_PATTERN = re.compile(r"(openai-insecure-api-key\.|xai-client-secret\.|Bearer\s+)\S+")
+_SECRET_PATTERN = re.compile(
+    # Bearer tokens and the auth subprotocols OpenAI and xAI accept, wherever they appear in text.
+    r"(openai-insecure-api-key\.|xai-client-secret\.|Bearer\s+)\S+"
+    # Key and token shapes of the providers: OpenAI sk-/sk-proj-/ek_, xAI xai-, Google AIza,
+    # ElevenLabs sk_, Gemini ephemeral auth_tokens/.
+    r"|\b(sk-|sk_|ek_|xai-|AIza|auth_tokens/)[A-Za-z0-9_\-]{16,}"
+    # Secrets in URL queries (signed URLs, ?key=...).
+    r"|([?&](?:key|api_key|token|access_token|signature|sig|conversation_signature)=)[^&\s\"']+",
+    re.IGNORECASE,
+)
 
 
 def redact_url(url: str) -> str:
@@ -42,8 +50,8 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask bearer tokens and auth subprotocols that appear inside free text."""
-    return _SECRET_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
+    """Mask bearer tokens, auth subprotocols, key-shaped words and secret query values in free text."""
+    return _SECRET_PATTERN.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + REDACTED, text)
 
 
 def redact_secrets(text: str, secrets: Iterable[str]) -> str:

@@ -37,11 +37,18 @@ uses for provider-reported errors.
 
 Each class has a ``retriable`` attribute saying whether repeating the same operation
 later may succeed. All exceptions pickle, so they can cross process boundaries.
+
+Secrets: the message and every attribute (``code``, ``reason``, ``details``, ...) of
+these exceptions are masked as they are set: bearer tokens, key-shaped words
+(``sk-...``, ``xai-...``, ``AIza...``) and secret URL query values become ``***``, even
+when a server echoes them back in an error.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
+
+from ._redaction import redact_text
 
 __all__ = [
     "KernlRealtimeError",
@@ -72,6 +79,22 @@ __all__ = [
 ]
 
 
+_MASK_DEPTH = 8
+
+
+def _masked(value: Any, depth: int = 0) -> Any:
+    """``value`` with secrets masked in every string it holds (dicts and lists are copied)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth >= _MASK_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {key: _masked(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_masked(item, depth + 1) for item in value)
+    return value
+
+
 def _rebuild(cls: "type[KernlRealtimeError]", message: str, fields: Dict[str, Any]) -> "KernlRealtimeError":
     exc = cls.__new__(cls)
     Exception.__init__(exc, message)
@@ -85,7 +108,11 @@ class KernlRealtimeError(Exception):
     retriable: bool = False
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        super().__init__(redact_text(str(message)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every attribute passes here, so none can carry a secret a server echoed back.
+        super().__setattr__(name, _masked(value))
 
     @property
     def message(self) -> str:

@@ -216,7 +216,7 @@ def _as_protocol_error(exc: BaseException, provider: str, kind: Optional[str] = 
     """``exc`` (raised while handling what the peer sent) as the ProtocolError to report."""
     if isinstance(exc, ProtocolError):
         return exc
-    what = f"a {kind!r} event" if kind else "a frame"
+    what = f"the {kind!r} event" if kind else "a frame"
     error = ProtocolError(f"could not handle {what} from {provider}: {type(exc).__name__}: {exc}; skipped")
     error.__cause__ = exc
     return error

@@ -9,12 +9,17 @@ can only exist once its library is loaded, so the classification looks them up i
 ``sys.modules``. Importing this module therefore costs nothing and opens no socket.
 
 Secrets: an HTTP error's body is scrubbed of ``secrets`` and of anything that looks like
-a key; exceptions that may carry request headers (bad-status errors) are not chained.
+a key *before* it is trimmed (a cut must not leave half a key behind). Third-party
+exceptions that may carry the request (headers with the key) or the raw response body
+(websocket-client's bad-status error, every requests exception) are neither chained nor
+left reachable as ``__context__``: :func:`map_errors` detaches them.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import socket
 import sys
 from contextlib import contextmanager
@@ -31,7 +36,7 @@ from ..exceptions import (
     ServiceUnavailableError,
 )
 
-__all__ = ["map_errors", "status_error", "error_details", "retry_after_seconds"]
+__all__ = ["map_errors", "mask_secrets", "status_error", "error_details", "retry_after_seconds"]
 
 # Where a private CA bundle goes, per library that verified the certificate.
 _CA_BUNDLE_HINT = {
@@ -73,9 +78,39 @@ def map_errors(
         mapped, chain = _translate(exc, what, where, timeout, timeout_error, secrets)
         if mapped is None:
             raise
+        # The original stays reachable (as __cause__, or as __context__ even with ``from
+        # None``): strip the request, response and body it holds before it goes anywhere.
+        _scrub(exc, secrets)
         if chain:
             raise mapped from exc
         raise mapped from None
+
+
+_SECRET_HOLDERS = ("request", "response", "resp_body", "resp_headers", "doc", "headers", "body", "pool", "url")
+
+
+def _scrub(exc: BaseException, secrets: Sequence[str]) -> None:
+    """Drop the request, response, headers and body a third-party exception chain holds.
+
+    requests' exceptions keep the prepared request (the Authorization header),
+    websocket-client's bad-status error the response headers and body, urllib3's the
+    connection pool and URL; their arguments become masked strings.
+    """
+    seen = 0
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 8:
+        for name in _SECRET_HOLDERS:
+            if getattr(current, name, None) is not None:
+                try:
+                    setattr(current, name, None)
+                except (AttributeError, TypeError):  # pragma: no cover - a read-only attribute
+                    pass
+        try:
+            current.args = tuple(mask_secrets(str(arg), secrets) for arg in current.args)
+        except Exception:  # noqa: BLE001 - an exception whose args cannot be replaced keeps none
+            current.args = ()
+        current = current.__cause__ or current.__context__
+        seen += 1
 
 
 def _translate(
@@ -98,8 +133,9 @@ def _translate(
         timeouts += (websocket.WebSocketTimeoutException,)
     if requests is not None:
         timeouts += (requests.Timeout,)
+    chain = True  # the chain is scrubbed (see _scrub) before it is attached
     if isinstance(exc, timeouts):
-        return timeout_error(f"{what} at {where} timed out after {timeout:g} s"), True
+        return timeout_error(f"{what} at {where} timed out after {timeout:g} s"), chain
     ssl = sys.modules.get("ssl")
     certificate = _find_cause(exc, ssl.SSLCertVerificationError) if ssl is not None else None
     if certificate is not None:
@@ -109,11 +145,11 @@ def _translate(
                 f"TLS certificate of {where} could not be verified ({certificate.verify_message}); "
                 f"for a private CA set {_CA_BUNDLE_HINT[library]} to its PEM file"
             ),
-            True,
+            chain,
         )
     tls = _find_cause(exc, ssl.SSLError) if ssl is not None else None
     if tls is not None:
-        return ConnectError(f"TLS handshake with {where} failed: {tls.__class__.__name__}"), True
+        return ConnectError(f"TLS handshake with {where} failed: {tls.__class__.__name__}"), chain
     if requests is not None and isinstance(exc, requests.RequestException):
         if isinstance(exc, requests.ConnectionError):
             return ConnectError(f"{what}: could not reach {where} ({exc.__class__.__name__})"), True
@@ -161,27 +197,67 @@ def _body_text(body: Any) -> str:
     return body or ""
 
 
+_MAX_DETAIL = 200
+_HTML = re.compile(r"^\s*(<!doctype|<html|<head|<body|<\?xml|<[a-z]+[\s>])", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def mask_secrets(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with every one of ``secrets`` and anything shaped like a key replaced by ``***``."""
+    return redact_secrets(text, secrets)
+
+
+def _one_line(text: str) -> str:
+    """Whitespace collapsed to single spaces and cut to a readable length."""
+    line = " ".join(text.split())
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
+
+
+def _html_summary(body: str) -> str:
+    """One line for an HTML error page: its <title>, else its first heading, else its text."""
+    for pattern in (_TITLE, _HEADING):
+        found = pattern.search(body)
+        if found and found.group(1).strip():
+            return html.unescape(_TAG.sub(" ", found.group(1)))
+    return html.unescape(_TAG.sub(" ", body))
+
+
 def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional[str]]:
     """The provider's message and code from an HTTP error body, with ``secrets`` masked.
 
     Understands ``{"error": {"message": ..., "code": ...}}`` and ``{"error": "..."}``;
-    any other body contributes its first 200 characters.
+    an HTML page contributes its ``<title>``; any other body its text, on one line. Secrets
+    are masked before anything is trimmed, in the message and in the code.
     """
-    message: str = body[:200]
+    body = mask_secrets(body, secrets)
     code: Optional[str] = None
     try:
         payload = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, dict):
             message = str(error.get("message") or "")
             raw_code = error.get("code") or error.get("type")
-            code = str(raw_code) if raw_code is not None else None
+            code = mask_secrets(str(raw_code), secrets) if raw_code is not None else None
         elif isinstance(error, str):
             message = error
-    return redact_secrets(message, secrets).strip(), code
+        else:
+            message = str(payload.get("message") or payload.get("detail") or body)
+    elif _HTML.match(body):
+        message = _html_summary(body)
+    else:
+        message = body
+    # Parsed JSON strings may hold a secret the raw text had escaped ("\/"): mask again.
+    return _one_line(mask_secrets(message, secrets)), code
+
+
+#: 5xx statuses that say the request itself cannot succeed: retrying the same call will not help.
+_PERMANENT_5XX = {501: "Not Implemented", 505: "HTTP Version Not Supported", 506: "Variant Also Negotiates",
+                  508: "Loop Detected", 510: "Not Extended", 511: "Network Authentication Required"}
 
 
 def status_error(
@@ -195,9 +271,23 @@ def status_error(
             status_code=status,
             code=code,
         )
+    if status == 404:
+        return APIStatusError(
+            f"{what} failed with HTTP 404 (no such endpoint): check that base_url is the API root with its "
+            f"version, e.g. ending in /v1 as in https://api.openai.com/v1{detail}",
+            status_code=status,
+            code=code,
+        )
     if status == 429:
         wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
         return RateLimitError(f"{what} was rate limited (HTTP 429){wait}{detail}", retry_after=retry_after, code=code)
+    if status in _PERMANENT_5XX:
+        return APIStatusError(
+            f"{what} failed with HTTP {status} ({_PERMANENT_5XX[status]}): the server cannot serve this request, "
+            f"so retrying will not help; check base_url and the model{detail}",
+            status_code=status,
+            code=code,
+        )
     if status >= 500:
         return ServiceUnavailableError(
             f"{what} failed with HTTP {status} (provider error; retry later){detail}", status_code=status, code=code

@@ -22,6 +22,8 @@ __all__ = ["get_json", "post_json", "mint_client_secret", "websocket_url", "retr
 
 logger = logging.getLogger(__name__)
 
+_NOT_JSON = object()
+
 
 def websocket_url(base_url: str, path: str, query: Optional[Dict[str, str]] = None) -> str:
     """Derive a WebSocket URL from a REST base URL (``http→ws``, ``https→wss``).
@@ -118,11 +120,14 @@ def _request_json(
         )
     try:
         payload = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Raised outside the handler: the decoder's error keeps the whole body (``doc``).
+        payload = _NOT_JSON
+    if payload is _NOT_JSON:
         raise ProtocolError(
             f"{what} at {where} answered HTTP {response.status_code} with a body that is not JSON "
             f"(content-type {response.headers.get('Content-Type', 'unknown')!r})"
-        ) from None
+        )
     if not isinstance(payload, dict):
         raise ProtocolError(f"{what} at {where} answered with JSON that is not an object")
     return payload

@@ -22,12 +22,62 @@ from kernl_realtime.protocol._validation import (
     config_label,
 )
 
-__all__ = ["ClientCredential"]
+__all__ = ["ClientCredential", "clean_api_key", "indefinite_article"]
+
+
+def indefinite_article(name: str) -> str:
+    """"a" or "an" before a provider name, by its sound: an OpenAI, an xAI, a Google."""
+    return "an" if name[:1].lower() in "aeiox" else "a"
 
 # Python 3.9's fromisoformat() accepts exactly 3 or 6 fractional digits and "+HH:MM"
 # offsets only; JavaScript, Go and others emit 1-9 digits, "Z" and "+HHMM".
 _FRACTION = re.compile(r"\.(\d+)")
 _COMPACT_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
+
+
+def _unprintable(secret: str) -> Optional[str]:
+    """What is wrong with a secret's characters (without showing it), or None."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in secret):
+        return "contains a control character (a newline or tab inside the value?)"
+    if not secret.isascii():
+        return "contains a non-ASCII character (a smart quote or ellipsis copied with it?)"
+    if any(char.isspace() for char in secret):
+        return "contains whitespace inside the value"
+    return None
+
+
+def clean_api_key(key: Any, field: str = "api_key", source: Optional[str] = None) -> Optional[str]:
+    """A usable API key from what the user gave, or None when there is none.
+
+    Surrounding whitespace (a trailing newline from a file or a shell) is stripped; an
+    empty value counts as no key. A key that still contains control characters,
+    whitespace or non-ASCII characters cannot be sent in an HTTP header and is refused.
+    The error never echoes the key.
+
+    Args:
+        key: The value passed by the user or read from the environment.
+        field: Name of the argument, for the error message.
+        source: Where the key came from (e.g. ``"the OPENAI_API_KEY environment variable"``).
+
+    Raises:
+        ConfigurationError: Not a string, or a string that cannot be a key.
+    """
+    where = f" (from {source})" if source else ""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise ConfigurationError(f"{field} must be a string, got {type(key).__name__}{where}", field=field)
+    key = key.strip()
+    if not key:
+        if source is None:
+            raise ConfigurationError(f"{field} must be a non-empty string", field=field)
+        return None
+    problem = _unprintable(key)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{field}{where} {problem}; copy the key again (its value is not shown here)", field=field
+        )
+    return key
 
 
 @dataclass(frozen=True, repr=False)
@@ -60,6 +110,12 @@ class ClientCredential(Validated):
             raise FieldProblem(f"is required when kind is {self.kind!r}", self.kind)
         if getattr(self, other) is not None:
             raise FieldProblem(f"must not be set when kind is {self.kind!r}", other)
+        if self.token is not None:
+            token = self.token.strip()
+            problem = _unprintable(token) if token else "must not be empty"
+            if problem is not None:
+                raise FieldProblem(f"{problem} (its value is not shown here)", "token")
+            object.__setattr__(self, "token", token)
         object.__setattr__(self, "expires_at", self.expires_at.astimezone(timezone.utc))
 
     @classmethod

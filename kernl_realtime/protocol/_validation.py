@@ -228,8 +228,8 @@ class Base64Text(Constraint):
     def check(self, value: Any) -> None:
         if not is_base64(value):
             raise FieldProblem(
-                f"must be base64 text (or bytes, which are encoded for you), got a {len(value)}-character "
-                "string that is not base64"
+                f"must be base64 text (or bytes, which are encoded for you), got a string of "
+                f"{len(value)} characters that is not base64"
             )
 
     def __repr__(self) -> str:

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Set
 
+from ._logfilter import install
 from ._audio import CHUNK_MS, ToneGenerator, decode_b64, encode_b64, frame_rms
 from ._dialect import (
     ClientError,
@@ -34,7 +35,7 @@ from ._vad import FRAME_MS, EnergyVad
 
 __all__ = ["EngineOptions", "SessionEngine", "Transport"]
 
-logger = logging.getLogger(__name__)
+logger = install(logging.getLogger(__name__))
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
 _MIN_COMMIT_MS = 100.0

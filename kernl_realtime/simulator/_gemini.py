@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
+from ._logfilter import install
 from ._audio import CHUNK_MS, AudioFormat, ToneGenerator, decode_b64, encode_b64, frame_rms
 from ._gemini_state import GeminiReject, HandleStore, Snapshot, TokenStore, camel_keys, pin_setup, validate_setup
 from ._record import SessionRecord
@@ -34,7 +35,7 @@ from ._vad import FRAME_MS, EnergyVad, VadSettings
 
 __all__ = ["GeminiEngine", "GeminiOptions"]
 
-logger = logging.getLogger(__name__)
+logger = install(logging.getLogger(__name__))
 
 _OUTPUT = AudioFormat("pcm16", 24000)
 _RATE = re.compile(r"rate=(\d+)")

@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'kernl-realtime[simulator]'"
     ) from exc
 
+from ._logfilter import install
 from ._auth import (
     AuthError,
     Authenticator,
@@ -50,8 +51,8 @@ from ._xai import XaiDialect
 
 __all__ = ["Simulator"]
 
-logger = logging.getLogger(__name__)
-_ws_logger = logging.getLogger(__name__ + ".ws")
+logger = install(logging.getLogger(__name__))
+_ws_logger = install(logging.getLogger(__name__ + ".ws"))
 
 _WS_PATHS = {"/v1/realtime": "openai", "/xai/v1/realtime": "xai"}
 _REST_PATHS = {"/v1/realtime/client_secrets": "openai",

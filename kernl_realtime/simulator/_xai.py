@@ -6,6 +6,7 @@ import copy
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
+from ._logfilter import install
 from ._dialect import (
     ClientError,
     Dialect,
@@ -24,7 +25,7 @@ from ._vad import VadSettings
 
 __all__ = ["XaiDialect"]
 
-logger = logging.getLogger(__name__)
+logger = install(logging.getLogger(__name__))
 
 _PCM_RATES = (8000, 16000, 21050, 22050, 24000, 32000, 44100, 48000)
 _PASSTHROUGH = ("tool_choice", "input_audio_transcription", "reasoning", "resumption", "replace")

@@ -16,6 +16,7 @@ from ._codec import DialectCodec
 from ...connection._http import mint_client_secret, websocket_url
 from ..._logging import redact_url
 from ..base import RealtimeModel
+from ...protocol._credentials import clean_api_key, indefinite_article
 from ...exceptions import ConfigurationError
 from ...protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
 
@@ -52,9 +53,10 @@ class DialectModel(RealtimeModel):
         super().__init__(self.default_model_id if model_id is None else model_id)
         # An empty environment variable (common in CI templates) means "no key", not a bad one:
         # the constructor must not raise for a missing key.
-        key = api_key if api_key is not None else (os.environ.get(self.api_key_env) or None)
-        if key is not None and (not isinstance(key, str) or not key.strip()):
-            raise ConfigurationError("api_key must be a non-empty string", field="api_key")
+        if api_key is not None:
+            key = clean_api_key(api_key)
+        else:
+            key = clean_api_key(os.environ.get(self.api_key_env), source=f"the {self.api_key_env} environment variable")
         self._api_key = key
         self.base_url = (base_url or os.environ.get(self.base_url_env) or self.default_base_url).rstrip("/")
         # Validate now so a bad base_url fails at construction, not at first use.
@@ -106,7 +108,8 @@ class DialectModel(RealtimeModel):
         options = options if options is not None else RealtimeAuthenticateOptions()
         if not self._api_key:
             raise ConfigurationError(
-                f"authenticate() needs a {self.display_name} API key: pass api_key=... or set {self.api_key_env}",
+                f"authenticate() needs {indefinite_article(self.display_name)} {self.display_name} API key: "
+                f"pass api_key=... or set {self.api_key_env}",
                 field="api_key",
             )
         return mint_client_secret(

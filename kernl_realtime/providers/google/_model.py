@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 from ...connection._codec import HandshakeRequest
 from ...connection._http import post_json, websocket_url
 from ..._logging import redact_url
+from ...protocol._credentials import clean_api_key
 from ...exceptions import ConfigurationError, ProtocolError
 from ...protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
 from ..base import RealtimeModel
@@ -77,11 +78,11 @@ class GoogleRealtimeModel(RealtimeModel):
         api_version: str = "v1beta",
     ) -> None:
         super().__init__(model_id)
-        key = api_key
-        if key is None:
-            key = next((os.environ[name] for name in _KEY_ENVS if os.environ.get(name)), None)
-        if key is not None and (not isinstance(key, str) or not key.strip()):
-            raise ConfigurationError("api_key must be a non-empty string", field="api_key")
+        if api_key is not None:
+            key = clean_api_key(api_key)
+        else:
+            env = next((name for name in _KEY_ENVS if (os.environ.get(name) or "").strip()), None)
+            key = clean_api_key(os.environ[env], source=f"the {env} environment variable") if env else None
         if api_version not in ("v1beta", "v1alpha"):
             raise ConfigurationError(f"api_version must be 'v1beta' or 'v1alpha', got {api_version!r}", field="api_version")
         self._api_key = key
