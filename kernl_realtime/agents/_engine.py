@@ -185,6 +185,8 @@ class SessionEngine:
         kind = event.kind
         if kind == "audio.output.delta":
             self._on_audio(event)
+        elif kind == "audio.output.done":
+            self._end_of_audio(event)
         elif kind in ("transcript.output.delta", "text.output.delta"):
             with self._lock:
                 response = self._responses.get(event.response_id)
@@ -232,16 +234,29 @@ class SessionEngine:
         if muted or self.channel is None:
             return
         assert self._out_resampler is not None
-        out = self._out_resampler.process(pcm)
+        self._play(event.item_id, self._out_resampler.process(pcm))
+
+    def _play(self, item_id: str, out: bytes) -> None:
         with self._play_lock:
-            if event.item_id != self._play_item:
-                self._play_item = event.item_id
+            if item_id != self._play_item:
+                self._play_item = item_id
                 self._item_start_ms = self._handed_ms
             self._handed_ms += pcm16_ms(len(out), self._channel_out_rate)
             try:
                 self.channel.send_audio(out)
             except Exception as exc:  # noqa: BLE001 - channel code: report, keep the session
                 self._report_channel_error("send_audio", exc)
+
+    def _end_of_audio(self, event: Any) -> None:
+        """Play the resampler's tail, so the channel gets the whole reply."""
+        if self.channel is None or self._out_resampler is None:
+            return
+        tail = self._out_resampler.flush()
+        self._out_resampler = Resampler(self.output_rate, self._channel_out_rate)
+        with self._lock:
+            muted = self._barge_pending > 0 or event.response_id in self._mute_audio
+        if tail and not muted:
+            self._play(event.item_id, tail)
 
     def stop_playback(self) -> Optional[float]:
         """Flush the channel; the milliseconds of the current item played, if it knows."""
