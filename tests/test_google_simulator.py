@@ -192,7 +192,21 @@ def test_barge_in_interrupts_and_cancels_pending_tool_calls() -> None:
 
 def test_go_away_resumes_the_conversation_on_a_new_socket() -> None:
     with Simulator(api_key=KEY, speed=2.0, gemini_go_away_after=0.3, gemini_go_away_grace=10.0) as sim:
-        with model(sim).connect(timeout=5) as conn:
+        # A reconnect delay keeps the switch open long enough for the microphone to hit it.
+        slow_switch = RealtimeConnectOptions(reconnect=ReconnectPolicy(initial_delay=0.2, jitter=0.0))
+        with model(sim).connect(slow_switch, timeout=5) as conn:
+            # A microphone keeps streaming (silence) right through the socket switch.
+            stop, send_errors = threading.Event(), []
+
+            def microphone() -> None:
+                while not stop.wait(0.01):
+                    try:
+                        conn.send(AudioInputAppendEvent(audio=silence(20)))
+                    except Exception as exc:  # noqa: BLE001 - the test reports it
+                        send_errors.append(exc)
+
+            mic = threading.Thread(target=microphone, name="test-microphone")
+            mic.start()
             conn.send(ItemCreateEvent(item=Message.user("My name is Ada")))
             conn.send(ResponseCreateEvent())
             first: List[Any] = []
@@ -216,6 +230,10 @@ def test_go_away_resumes_the_conversation_on_a_new_socket() -> None:
             conn.send(ResponseCreateEvent())
             second = until(conn, "response.done")
             assert transcript(second) == "Earlier you said: My name is Ada."
+            stop.set()
+            mic.join(5)
+            assert send_errors == []  # no ReconnectingError: the session was resumed
+            assert any("realtimeInput" in m for m in sim.received(1))
         setup = sim.received(1)[0]["setup"]
         assert setup["sessionResumption"]["handle"]
 

@@ -321,6 +321,9 @@ class RealtimeConnection:
         self._switching = False
         # True while a reconnect continues the same server session (a resumption handle).
         self._resuming = False
+        # Clear while reconnecting; senders of a resuming reconnect wait on it (bounded).
+        self._not_reconnecting = threading.Event()
+        self._not_reconnecting.set()
         self._barge_in_hook: Optional[Callable[[], Optional[float]]] = None
 
         self._pull = settings.pull
@@ -583,6 +586,9 @@ class RealtimeConnection:
             UnsupportedEventError: The provider cannot express this event.
             SendTimeout: The peer stopped reading for ``send_timeout`` seconds (the
                 connection is then closed).
+            ReconnectingError: The connection is reconnecting to a new session. When
+                it resumes the same session (Gemini's handle), send waits for the new
+                socket instead, up to ``send_timeout`` seconds.
         """
         if not isinstance(event, ClientEvent):
             raise _not_a_client_event(event)
@@ -590,6 +596,10 @@ class RealtimeConnection:
         if kind == "audio.input.append" and self._muted:
             self._stats.muted_audio_dropped += 1
             return
+        if self._state is _State.RECONNECTING and self._resuming:
+            # The session survives this reconnect (a resumption handle): the event still
+            # makes sense, so wait for the new socket instead of failing (bounded).
+            self._not_reconnecting.wait(self._settings.send_timeout)
         if self._state is _State.RECONNECTING:
             raise ReconnectingError(
                 "the connection is reconnecting; nothing is sent until the 'reconnected' notice "
@@ -1049,6 +1059,7 @@ class RealtimeConnection:
                     self._reconnect_attempt = 0  # the last session was healthy: start afresh
                 self._opened_at = None
                 self._previous_session_id = self._session_id
+                self._not_reconnecting.clear()
                 self._state = _State.RECONNECTING
                 self._notify("status", (TransportStatus.RECONNECTING,))
         self._drop_socket()
@@ -1351,6 +1362,7 @@ class RealtimeConnection:
             reconnected = self._state is _State.RECONNECTING
             if self._state in (_State.CONNECTING, _State.RECONNECTING):
                 self._state = _State.OPEN
+        self._not_reconnecting.set()
         self._handshake_deadline = None
         self._opened_at = time.monotonic()
         self._handshake_done.set()
@@ -1525,6 +1537,7 @@ class RealtimeConnection:
             was_connecting = self._state is _State.CONNECTING
             self._state = _State.CLOSED
             client_closed = self._close_requested
+        self._not_reconnecting.set()
         if client_closed:
             # Whatever the socket did while we tore it down is not the user's problem.
             initiator, error = "client", None
