@@ -57,7 +57,7 @@ PROVIDER_FORBIDDEN = {
 }  # fmt: skip
 # The only modules allowed to import these third-party libraries.
 THIRD_PARTY_HOMES = {
-    "websocket": {f"{PACKAGE}.connection._transport", f"{PACKAGE}.connection._connection"},
+    "websocket": {f"{PACKAGE}.connection._transport"},
     "requests": {f"{PACKAGE}.connection._http"},
     "dataclasses_json": {f"{PACKAGE}.connection._stats"},
 }
