@@ -227,7 +227,8 @@ def _html_summary(body: str) -> str:
 def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional[str]]:
     """The provider's message and code from an HTTP error body, with ``secrets`` masked.
 
-    Understands ``{"error": {"message": ..., "code": ...}}`` and ``{"error": "..."}``;
+    Understands ``{"error": {"message": ..., "code": ...}}``, ``{"error": "..."}`` and
+    ``{"detail": {"message": ..., "status": ...}}`` (ElevenLabs);
     an HTML page contributes its ``<title>``; any other body its text, on one line. Secrets
     are masked before anything is trimmed, in the message and in the code.
     """
@@ -245,6 +246,10 @@ def error_details(body: str, secrets: Sequence[str] = ()) -> Tuple[str, Optional
             code = mask_secrets(str(raw_code), secrets) if raw_code is not None else None
         elif isinstance(error, str):
             message = error
+        elif isinstance(payload.get("detail"), dict):  # ElevenLabs (FastAPI): {"detail": {"status", "message"}}
+            detail = payload["detail"]
+            message = str(detail.get("message") or body)
+            code = mask_secrets(str(detail["status"]), secrets) if detail.get("status") is not None else None
         else:
             message = str(payload.get("message") or payload.get("detail") or body)
     elif _HTML.match(body):

@@ -45,6 +45,8 @@ from ._dialect import ClientError, Dialect, SessionContext
 from ._engine import EngineOptions, SessionEngine, Transport
 from ._openai import OpenAIDialect
 from ._record import SessionRecord
+from ._elevenlabs import ElevenLabsOptions
+from ._elevenlabs_front import ElevenLabsFront
 from ._gemini import GeminiOptions
 from ._gemini_front import GeminiFront
 from ._xai import XaiDialect
@@ -245,6 +247,9 @@ class Simulator:
     * Gemini Live: ``POST /v1alpha/auth_tokens``,
       ``ws://host:port/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent``
       (:attr:`google_base_url` is ``http://host:port``); see ``_gemini`` for its behaviour.
+    * ElevenLabs agents: ``GET /v1/convai/conversation/get-signed-url``,
+      ``ws://host:port/v1/convai/conversation?agent_id=A`` (:attr:`elevenlabs_base_url` is
+      ``http://host:port``); see ``_elevenlabs`` for its behaviour.
 
     Replies are deterministic: a user message gets ``You said: <text>.``; a message mentioning
     a function tool (name, name with spaces, or a word of the name longer than 3 characters
@@ -278,6 +283,8 @@ class Simulator:
         gemini_go_away_after: Gemini sockets get ``goAway`` this many seconds after
             ``setupComplete`` (0 disables), like Google's ~10-minute connection cap.
         gemini_go_away_grace: ``goAway.timeLeft``: seconds until such a socket is closed.
+        elevenlabs: ElevenLabs agents, ping/pong deadlines, signed-URL lifetime
+            (:class:`ElevenLabsOptions`); unknown agent ids are public default agents.
         record_messages: Keep every client and server message for :meth:`received` and
             :meth:`sent`; turn off for long-running servers.
     """
@@ -296,6 +303,7 @@ class Simulator:
         record_messages: bool = True,
         gemini_go_away_after: float = 540.0,
         gemini_go_away_grace: float = 60.0,
+        elevenlabs: Optional[ElevenLabsOptions] = None,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
@@ -315,6 +323,7 @@ class Simulator:
         self._gemini = GeminiFront(self._auth, clock, GeminiOptions(
             speed=float(speed), go_away_after=float(gemini_go_away_after),
             go_away_grace=float(gemini_go_away_grace)))
+        self._elevenlabs = ElevenLabsFront(self._auth, clock, elevenlabs or ElevenLabsOptions(), float(speed))
         self._cond = threading.Condition(threading.RLock())
         self._records: List[SessionRecord] = []
         self._state = "new"
@@ -482,6 +491,12 @@ class Simulator:
     def google_base_url(self) -> str:
         """Gemini Live REST root, ``http://host:port`` (tokens at ``/v1alpha/auth_tokens``,
         sockets at ``/ws/google.ai.generativelanguage.…``)."""
+        return f"http://{self._authority()}"
+
+    @property
+    def elevenlabs_base_url(self) -> str:
+        """ElevenLabs REST base URL, ``http://host:port`` (signed URLs at
+        ``/v1/convai/conversation/get-signed-url``, agents at ``/v1/convai/conversation``)."""
         return f"http://{self._authority()}"
 
     @property
@@ -670,6 +685,10 @@ class Simulator:
             await self._handle_ws(_WS_PATHS[path], head, path, query, headers, reader, writer)
         elif method == "GET" and self._gemini.owns_ws(path):
             await self._handle_gemini_ws(head, path, query, headers, reader, writer)
+        elif self._elevenlabs.owns_ws(path) and method == "GET":
+            await self._handle_elevenlabs_ws(head, path, query, headers, reader, writer)
+        elif self._elevenlabs.owns_rest(path):
+            await _write_http(writer, *self._elevenlabs.rest(method, headers, query))
         else:
             await self._handle_rest(method, path, headers, reader, writer, query)
 
@@ -781,6 +800,27 @@ class Simulator:
             "headers": _redacted_headers(headers), "client_secret": token is not None})
         self._transports.add(transport)
         engine = self._gemini.engine(transport, record, token, reject)
+        try:
+            engine.open()
+            await transport.run(engine)
+        finally:
+            engine.shutdown()
+            self._transports.discard(transport)
+            record.mark_closed()
+
+    async def _handle_elevenlabs_ws(self, head: bytes, path: str, query: str,
+                                    headers: Dict[str, List[str]], reader: asyncio.StreamReader,
+                                    writer: asyncio.StreamWriter) -> None:
+        agent, reject, signed = self._elevenlabs.authorize(query)
+        protocol = await self._accept_upgrade(head, writer, None)
+        if protocol is None:
+            return
+        transport = _WsTransport(protocol, reader, writer)
+        record = self._register(transport, {
+            "dialect": "elevenlabs", "path": path, "model": agent.agent_id, "subprotocol": None,
+            "headers": _redacted_headers(headers), "client_secret": signed})
+        self._transports.add(transport)
+        engine = self._elevenlabs.engine(transport, record, agent, reject)
         try:
             engine.open()
             await transport.run(engine)
