@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta, timezone
-from typing import Any, List, Optional
+from typing import Any, List
 
 import pytest
 
@@ -24,6 +24,7 @@ from kernl_realtime.protocol import (
 )
 from kernl_realtime.providers import openai
 from servers import ScriptedServer, session_created, session_updated, wire
+from helpers import in_thread
 
 API_KEY = "sk-test-m0del-SECRET"
 
@@ -289,28 +290,14 @@ def test_connect_with_session_config_sends_the_complete_session_update() -> None
 
 def test_connect_returns_only_after_session_updated() -> None:
     with ScriptedServer() as srv:
-        result: List[Any] = []
-        returned = threading.Event()
-
-        def run() -> None:
-            try:
-                result.append(model_for(srv).connect(RealtimeConnectOptions(session_config=FULL_CONFIG), timeout=5))
-            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-                result.append(exc)
-            finally:
-                returned.set()
-
-        caller = threading.Thread(target=run, name="test-connect-caller", daemon=True)
-        caller.start()
+        connecting = in_thread(model_for(srv).connect, RealtimeConnectOptions(session_config=FULL_CONFIG), timeout=5)
         peer = srv.accept()
         # The first client frame, right after session.created, is the complete session.update.
         assert peer.recv_json() == FULL_SESSION_UPDATE
-        assert not returned.wait(0.3), "connect() returned before session.updated"
+        with pytest.raises(FutureTimeout):
+            connecting.result(timeout=0.3)  # connect() must not return before session.updated
         peer.send(session_updated())
-        assert returned.wait(5)
-        caller.join(5)
-        conn = result[0]
-        assert not isinstance(conn, BaseException), conn
+        conn = connecting.result(timeout=5)
         try:
             assert conn.status == TransportStatus.CONNECTED
         finally:
@@ -319,20 +306,7 @@ def test_connect_returns_only_after_session_updated() -> None:
 
 def test_server_error_in_reply_to_session_update_fails_connect() -> None:
     with ScriptedServer() as srv:
-        failure: List[Optional[BaseException]] = []
-        returned = threading.Event()
-
-        def run() -> None:
-            try:
-                model_for(srv).connect(RealtimeConnectOptions(session_config=FULL_CONFIG), timeout=5).close()
-                failure.append(None)
-            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-                failure.append(exc)
-            finally:
-                returned.set()
-
-        caller = threading.Thread(target=run, name="test-connect-caller", daemon=True)
-        caller.start()
+        connecting = in_thread(model_for(srv).connect, RealtimeConnectOptions(session_config=FULL_CONFIG), timeout=5)
         peer = srv.accept()
         assert peer.recv_json()["type"] == "session.update"
         peer.send(
@@ -347,10 +321,9 @@ def test_server_error_in_reply_to_session_update_fails_connect() -> None:
                 },
             )
         )
-        assert returned.wait(5)
-        caller.join(5)
-        exc = failure[0]
-        assert isinstance(exc, ServerError), exc
+        with pytest.raises(ServerError) as info:
+            connecting.result(timeout=5)
+        exc = info.value
         assert exc.code == "unknown_parameter"
         assert exc.param == "session.audio.output.speed"
         assert "Unknown parameter" in str(exc)

@@ -20,7 +20,6 @@ from kernl_realtime import (
     AudioInputAppendEvent,
     AuthenticationError,
     CredentialExpiredError,
-    FunctionToolSpec,
     ItemCreateEvent,
     Message,
     RealtimeAuthenticateOptions,
@@ -34,15 +33,9 @@ from kernl_realtime import (
 )
 from kernl_realtime.providers import openai
 from kernl_realtime.simulator import Simulator
+from helpers import WEATHER
 
 ROOT = Path(__file__).resolve().parent.parent
-
-WEATHER = FunctionToolSpec(
-    name="get_weather",
-    description="Current weather for a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:

@@ -19,7 +19,6 @@ import pytest
 from kernl_realtime import (
     AudioConfig,
     AudioFormat,
-    FunctionToolSpec,
     ItemCreateEvent,
     KernlRealtimeError,
     Message,
@@ -33,15 +32,9 @@ from kernl_realtime import (
 )
 from kernl_realtime.providers import google, openai, xai
 from kernl_realtime.simulator import Simulator
+from helpers import WEATHER
 
 API_KEY = "sim-key"
-
-WEATHER = FunctionToolSpec(
-    name="get_weather",
-    description="Current weather for a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-
 
 def until_done(conn: Any) -> List[Any]:
     events = []

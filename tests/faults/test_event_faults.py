@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, List, Type
+from typing import Any, List, Type
 
 import pytest
 import websockets.exceptions
@@ -27,22 +27,10 @@ from kernl_realtime import (
     TransportStatus,
     UnknownEvent,
 )
-from kernl_realtime.providers import openai
+from helpers import openai_model, wait_until
 from servers import ScriptedServer, assert_next_connection_works, text_delta, wire
 
 MODES = ["pull", "callback"]
-
-
-def model_for(server: Any) -> openai.OpenAIRealtimeModel:
-    return openai.realtime("gpt-realtime", api_key="sk-test-fault", base_url=server.base_url)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until true; only for figures that no Event reports (stats())."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 class Recorder:
@@ -103,7 +91,7 @@ def assert_still_open(conn: Any, server: ScriptedServer, peer: Any) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_malformed_frames_are_reported_in_place_and_skipped(mode: str) -> None:
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(RealtimeConnectOptions(pull=(mode == "pull")), timeout=5)
+        conn = openai_model(srv).connect(RealtimeConnectOptions(pull=(mode == "pull")), timeout=5)
         recorder = Recorder(conn, mode, expected=7 if mode == "callback" else 8)
         peer = srv.accept()
         peer.send(text_delta(0))
@@ -129,7 +117,7 @@ def test_malformed_frames_are_reported_in_place_and_skipped(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_unknown_events_are_delivered_in_order_never_dropped(mode: str) -> None:
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(RealtimeConnectOptions(pull=(mode == "pull")), timeout=5)
+        conn = openai_model(srv).connect(RealtimeConnectOptions(pull=(mode == "pull")), timeout=5)
         unknown_by_kind: List[Any] = []
         if mode == "callback":
             conn.on("unknown", unknown_by_kind.append)
@@ -186,7 +174,7 @@ def assert_is_the_server_error(error: Any) -> None:
 
 
 def test_server_error_event_is_raised_to_an_unhandled_puller_and_the_session_goes_on(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(timeout=5)
+    conn = openai_model(server).connect(timeout=5)
     peer = server.accept()
     peer.send(text_delta(0))
     peer.send(_SERVER_ERROR)
@@ -203,7 +191,7 @@ def test_server_error_event_is_raised_to_an_unhandled_puller_and_the_session_goe
 
 
 def test_server_error_event_goes_to_error_callbacks_and_the_session_goes_on(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
     recorder = Recorder(conn, "callback", expected=4)
     peer = server.accept()
     peer.send(text_delta(0))
@@ -226,7 +214,7 @@ _BURST = 200
 
 
 def test_puller_that_stops_reading_blocks_the_reader_with_bounded_memory(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(max_queue=_MAX_QUEUE), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(max_queue=_MAX_QUEUE), timeout=5)
     peer = server.accept()
     for i in range(_BURST):
         peer.send(text_delta(i))
@@ -249,7 +237,7 @@ def test_puller_that_stops_reading_blocks_the_reader_with_bounded_memory(server:
 
 
 def test_callback_that_blocks_makes_the_reader_wait_with_bounded_memory(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(max_queue=_MAX_QUEUE, pull=False), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(max_queue=_MAX_QUEUE, pull=False), timeout=5)
     gate = threading.Event()
     seen: List[str] = []
     all_seen = threading.Event()
@@ -284,7 +272,7 @@ def test_callback_that_blocks_makes_the_reader_wait_with_bounded_memory(server: 
 
 def test_raising_callback_is_isolated_and_reported(server: ScriptedServer, caplog: Any) -> None:
     caplog.set_level(logging.ERROR, logger="kernl_realtime")
-    conn = model_for(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
     seen: List[str] = []
     errors: List[BaseException] = []
     done = threading.Event()
@@ -320,7 +308,7 @@ def test_raising_callback_is_isolated_and_reported(server: ScriptedServer, caplo
 
 
 def test_close_from_inside_a_callback_returns_promptly(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
     statuses: List[Any] = []
     closed = threading.Event()
     took: List[float] = []
@@ -356,7 +344,7 @@ def test_close_from_inside_a_callback_returns_promptly(server: ScriptedServer) -
 
 
 def test_close_from_inside_a_callback_under_backpressure_returns_promptly(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(max_queue=4, pull=False), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(max_queue=4, pull=False), timeout=5)
     gate = threading.Event()
     took: List[float] = []
 
@@ -381,7 +369,7 @@ def test_close_from_inside_a_callback_under_backpressure_returns_promptly(server
 
 
 def test_close_while_the_pull_queue_is_full_ends_the_reader(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(max_queue=4), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(max_queue=4), timeout=5)
     peer = server.accept()
     for i in range(20):
         peer.send(text_delta(i))
@@ -410,7 +398,7 @@ def test_close_while_the_pull_queue_is_full_ends_the_reader(server: ScriptedServ
 def test_send_after_close_raises_a_clear_error(
     server: ScriptedServer, how: str, expected: Type[ConnectionClosed], code: int
 ) -> None:
-    conn = model_for(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
+    conn = openai_model(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
     peer = server.accept()
     if how == "client_close":
         conn.close()

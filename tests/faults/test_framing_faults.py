@@ -20,7 +20,7 @@ from kernl_realtime import (
     ReconnectPolicy,
     TransportStatus,
 )
-from kernl_realtime.providers import openai
+from helpers import openai_model
 from servers import (
     OPCODE_PONG,
     ClientFrameReader,
@@ -38,10 +38,6 @@ OPCODE_CLOSE = 0x8
 
 #: Reconnects at once if the client (wrongly) treated the failure as a recoverable drop.
 EAGER = ReconnectPolicy(max_attempts=3, initial_delay=0, max_delay=0, jitter=0)
-
-
-def model_for(server: Any) -> openai.OpenAIRealtimeModel:
-    return openai.realtime("gpt-realtime", api_key="sk-test-framing", base_url=server.base_url)
 
 
 def options(mode: str, **fields: Any) -> RealtimeConnectOptions:
@@ -72,7 +68,7 @@ def fragmented(payload: bytes, pieces: int, *, ping_between: bool = True) -> byt
 @pytest.mark.parametrize("mode", MODES)
 def test_fragmented_messages_with_interleaved_pings_are_reassembled(mode: str) -> None:
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(options(mode), timeout=5)
+        conn = openai_model(raw).connect(options(mode), timeout=5)
         observer = Observer(conn, mode)
         peer = raw.accept()
         peer.send_raw(frame(encoded(0)))
@@ -99,7 +95,7 @@ def test_fragmented_messages_with_interleaved_pings_are_reassembled(mode: str) -
 @pytest.mark.parametrize("mode", MODES)
 def test_max_frame_size_bounds_the_whole_message_not_each_fragment(mode: str) -> None:
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(options(mode, max_frame_size=1024), timeout=5)
+        conn = openai_model(raw).connect(options(mode, max_frame_size=1024), timeout=5)
         observer = Observer(conn, mode)
         peer = raw.accept()
         peer.send_raw(frame(encoded(0)))
@@ -145,7 +141,7 @@ VIOLATIONS = {
 def test_protocol_violations_fail_the_connection_and_never_reconnect(name: str, mode: str) -> None:
     data, code = VIOLATIONS[name]
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(options(mode, reconnect=EAGER), timeout=5)
+        conn = openai_model(raw).connect(options(mode, reconnect=EAGER), timeout=5)
         observer = Observer(conn, mode)
         peer = raw.accept()
         peer.send_raw(frame(encoded(0)) + frame(encoded(1)) + data + frame(encoded(2)))
@@ -168,7 +164,7 @@ def test_protocol_violations_fail_the_connection_and_never_reconnect(name: str, 
 
 def test_close_reason_is_cut_on_a_utf8_boundary_and_reaches_the_server() -> None:
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(timeout=5)
+        conn = openai_model(srv).connect(timeout=5)
         peer = srv.accept()
         conn.close(code=4001, reason="a" + "€" * 60, timeout=2)
         # websockets validates the reason's UTF-8 and the frame's size; a bad one would be 1002/1007.
@@ -183,7 +179,7 @@ def test_close_reason_is_cut_on_a_utf8_boundary_and_reaches_the_server() -> None
 @pytest.mark.parametrize("code", [1005, 1006, 1015, 999, 2000, 5000])
 def test_close_rejects_codes_a_client_may_not_send(code: int) -> None:
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(timeout=5)
+        conn = openai_model(srv).connect(timeout=5)
         try:
             with pytest.raises(ConfigurationError, match="may not be sent"):
                 conn.close(code=code)

@@ -21,14 +21,10 @@ from kernl_realtime import (
     RealtimeConnectOptions,
     TransportStatus,
 )
-from kernl_realtime.providers import openai
+from helpers import openai_model
 from servers import RawPeer, RawServer, ScriptedServer, assert_next_connection_works, frame, greet
 
 _CHUNK = base64.b64encode(os.urandom(48 * 1024)).decode("ascii")
-
-
-def model_for(server: Any) -> openai.OpenAIRealtimeModel:
-    return openai.realtime("gpt-realtime", api_key="sk-test-keepalive", base_url=server.base_url)
 
 
 def stream(conn: Any, stop: threading.Event, outcome: List[BaseException], audio: str = _CHUNK) -> threading.Thread:
@@ -57,7 +53,7 @@ def test_dead_peer_is_detected_while_a_send_is_stuck_on_it(server_pings: bool) -
     keepalive = KeepAlive(interval=0.3, timeout=0.5)
     with RawServer(greet, recv_buffer=4096) as raw:
         # send_timeout far beyond the keepalive budget: only keepalive can notice in time.
-        conn = model_for(raw).connect(RealtimeConnectOptions(keepalive=keepalive, send_timeout=60), timeout=5)
+        conn = openai_model(raw).connect(RealtimeConnectOptions(keepalive=keepalive, send_timeout=60), timeout=5)
         connected_at = time.monotonic()
         stop = threading.Event()
         outcome: List[BaseException] = []
@@ -90,7 +86,7 @@ def test_dead_peer_is_detected_while_a_send_is_stuck_on_it(server_pings: bool) -
 def test_live_peer_is_probed_and_kept_while_a_thread_streams_flat_out() -> None:
     keepalive = KeepAlive(interval=0.1, timeout=1.0)
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(RealtimeConnectOptions(keepalive=keepalive), timeout=5)
+        conn = openai_model(srv).connect(RealtimeConnectOptions(keepalive=keepalive), timeout=5)
         peer = srv.accept()
         received = [0]
 

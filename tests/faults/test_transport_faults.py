@@ -32,6 +32,7 @@ from kernl_realtime import (
     TransportStatus,
 )
 from kernl_realtime.providers import openai
+from helpers import openai_model
 from servers import (
     OPCODE_PING,
     ClientFrameReader,
@@ -46,10 +47,6 @@ from servers import (
 )
 
 MODES = ["pull", "callback"]
-
-
-def model_for(server: Any) -> openai.OpenAIRealtimeModel:
-    return openai.realtime("gpt-realtime", api_key="sk-test-fault", base_url=server.base_url)
 
 
 def options(mode: str, **fields: Any) -> RealtimeConnectOptions:
@@ -82,7 +79,7 @@ def assert_closed_promptly(conn: Any) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_abrupt_tcp_drop_mid_frame(mode: str) -> None:
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(options(mode), timeout=5)
+        conn = openai_model(raw).connect(options(mode), timeout=5)
         observer = Observer(conn, mode)
         peer = raw.accept()
         for i in range(3):
@@ -102,7 +99,7 @@ def test_abrupt_tcp_drop_mid_frame(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_close_without_close_frame_is_1006(mode: str) -> None:
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(options(mode), timeout=5)
+        conn = openai_model(srv).connect(options(mode), timeout=5)
         observer = Observer(conn, mode)
         peer = srv.accept()
         for i in range(5):
@@ -118,7 +115,7 @@ def test_close_without_close_frame_is_1006(mode: str) -> None:
 
 
 def test_dropped_connection_is_reported_as_error_initiated(server: ScriptedServer) -> None:
-    conn = model_for(server).connect(timeout=5)
+    conn = openai_model(server).connect(timeout=5)
     try:
         server.accept().drop()
         assert conn.wait_closed(5)
@@ -136,7 +133,7 @@ def test_dropped_connection_is_reported_as_error_initiated(server: ScriptedServe
 def test_keepalive_detects_half_open_peer(mode: str) -> None:
     keepalive = KeepAlive(interval=0.2, timeout=0.3)
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(options(mode, keepalive=keepalive), timeout=5)
+        conn = openai_model(raw).connect(options(mode, keepalive=keepalive), timeout=5)
         connected_at = time.monotonic()
         observer = Observer(conn, mode)
         peer = raw.accept()
@@ -163,7 +160,7 @@ def test_keepalive_detects_half_open_peer(mode: str) -> None:
 def test_keepalive_detects_peer_stalled_mid_frame() -> None:
     keepalive = KeepAlive(interval=0.2, timeout=0.3)
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(RealtimeConnectOptions(keepalive=keepalive), timeout=5)
+        conn = openai_model(raw).connect(RealtimeConnectOptions(keepalive=keepalive), timeout=5)
         try:
             whole = frame(json.dumps(wire("rate_limits.updated", padding="x" * 500)).encode())
             raw.accept().send_raw(whole[:100])
@@ -177,7 +174,7 @@ def test_keepalive_detects_peer_stalled_mid_frame() -> None:
 def test_keepalive_pings_only_when_enabled(enabled: bool) -> None:
     keepalive = KeepAlive(interval=0.1, timeout=5) if enabled else KeepAlive.disabled()
     with RawServer(greet) as raw:
-        conn = model_for(raw).connect(RealtimeConnectOptions(keepalive=keepalive), timeout=5)
+        conn = openai_model(raw).connect(RealtimeConnectOptions(keepalive=keepalive), timeout=5)
         try:
             reader = ClientFrameReader(raw.accept().sock)
             # Enabled: the first ping comes after ~interval. Disabled: none in 5x that time.
@@ -200,7 +197,7 @@ def test_keepalive_pings_only_when_enabled(enabled: bool) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_frame_too_large_closes_with_1009(mode: str) -> None:
     with ScriptedServer() as srv:
-        conn = model_for(srv).connect(options(mode, max_frame_size=1024), timeout=5)
+        conn = openai_model(srv).connect(options(mode, max_frame_size=1024), timeout=5)
         observer = Observer(conn, mode)
         peer = srv.accept()
         peer.send(text_delta(0))
@@ -234,7 +231,7 @@ def test_frame_too_large_closes_with_1009(mode: str) -> None:
 
 def test_server_that_never_sends_session_created() -> None:
     with ScriptedServer(greeting=[]) as srv:
-        model = model_for(srv)
+        model = openai_model(srv)
         assert_next_connection_works()  # warm up lazily created resources before counting fds
         baseline_fds = open_fd_count()
         started = time.monotonic()
@@ -289,7 +286,7 @@ def flood_until_send_timeout(conn: Any, budget: float = 10.0) -> SendTimeout:
 @pytest.mark.parametrize("mode", MODES)
 def test_peer_that_never_reads_makes_send_time_out(mode: str) -> None:
     with RawServer(greet, recv_buffer=4096) as raw:
-        conn = model_for(raw).connect(options(mode, send_timeout=0.5), timeout=5)
+        conn = openai_model(raw).connect(options(mode, send_timeout=0.5), timeout=5)
         observer = Observer(conn, mode)
         peer = raw.accept()
         peer.send_json(text_delta(0))
@@ -312,7 +309,7 @@ def test_peer_that_never_reads_makes_send_time_out(mode: str) -> None:
 
 def test_senders_on_many_threads_all_return_when_the_peer_stops_reading() -> None:
     with RawServer(greet, recv_buffer=4096) as raw:
-        conn = model_for(raw).connect(RealtimeConnectOptions(send_timeout=0.5), timeout=5)
+        conn = openai_model(raw).connect(RealtimeConnectOptions(send_timeout=0.5), timeout=5)
         outcomes: List[BaseException] = []
         lock = threading.Lock()
 
@@ -366,7 +363,7 @@ def start_stuck_sender(conn: Any) -> "tuple[threading.Thread, List[BaseException
 def test_close_while_a_send_is_stuck_returns_within_its_timeout() -> None:
     with RawServer(greet, recv_buffer=4096) as raw:
         # A long send_timeout: only close() can free the stuck sender.
-        conn = model_for(raw).connect(RealtimeConnectOptions(send_timeout=30), timeout=5)
+        conn = openai_model(raw).connect(RealtimeConnectOptions(send_timeout=30), timeout=5)
         sender, outcome = start_stuck_sender(conn)
         started = time.monotonic()
         conn.close(timeout=1)
@@ -380,7 +377,7 @@ def test_close_while_a_send_is_stuck_returns_within_its_timeout() -> None:
 
 def test_close_while_a_send_is_stuck_leaves_the_connection_closed() -> None:
     with RawServer(greet, recv_buffer=4096) as raw:
-        conn = model_for(raw).connect(RealtimeConnectOptions(send_timeout=30), timeout=5)
+        conn = openai_model(raw).connect(RealtimeConnectOptions(send_timeout=30), timeout=5)
         sender, _ = start_stuck_sender(conn)
         try:
             started = time.monotonic()
