@@ -151,6 +151,7 @@ def test_wrong_api_key_is_rejected_on_upgrade(sim: Simulator) -> None:
     assert "sk-wrong" not in str(info.value)
 
 
+@pytest.mark.slow  # real time: pacing or many cycles
 def test_interrupt_cancels_and_truncates_at_audio_played() -> None:
     # speed=1: audio arrives in real time, as from the real service.
     with Simulator(api_key="sk-sim", speed=1.0) as sim:
@@ -223,6 +224,7 @@ def test_mute_stops_audio_reaching_the_server(sim: Simulator) -> None:
     assert len(appends) == 1
 
 
+@pytest.mark.slow  # real time: pacing or many cycles
 def test_quickstart_runs_offline_and_writes_a_playable_wav(tmp_path: Path) -> None:
     out = tmp_path / "reply.wav"
     env = {k: v for k, v in __import__("os").environ.items() if k != "OPENAI_API_KEY"}

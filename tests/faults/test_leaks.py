@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Any, Iterator
 
+import pytest
+
 from conftest import open_fd_count
 from kernl_realtime import RealtimeConnectOptions, TransportStatus
 from kernl_realtime.providers import openai
@@ -36,6 +38,7 @@ def _library_threads() -> "list[str]":
     return [t.name for t in threading.enumerate() if t.name.startswith("kernl-realtime-") and "simulator" not in t.name]
 
 
+@pytest.mark.slow  # real time: pacing or many cycles
 def test_thousand_connect_close_cycles_leave_nothing_behind(capsys: Any) -> None:
     with healthy_server() as server:
         model = openai.realtime("gpt-realtime", api_key="sk-test-leaks", base_url=server.base_url)
