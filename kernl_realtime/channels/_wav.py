@@ -78,6 +78,8 @@ class WavChannel(RealtimeChannel):
                     channels = reader.getnchannels()
             except (wave.Error, EOFError) as exc:
                 raise ConfigurationError(f"{input}: not a readable WAV file ({exc})", field="input") from exc
+            except OSError as exc:
+                raise ConfigurationError(f"{input}: cannot open the input WAV ({exc.strerror or exc})", field="input") from exc
             self._pcm = frames if channels == 1 else _downmix(frames, channels)
         self.input_format = AudioFormat.pcm16(rate)
         self.output_format = AudioFormat.pcm16(output_rate)

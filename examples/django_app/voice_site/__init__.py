@@ -1,0 +1,1 @@
+"""A minimal Django site using kernl_realtime from ordinary (synchronous) views."""
