@@ -306,8 +306,9 @@ def test_voice_activity_and_unknown_messages() -> None:
 )
 def test_bad_fields_raise_protocol_errors_naming_them_and_change_nothing(line: str, path: str) -> None:
     codec = GeminiCodec("gemini-3.8-live")
-    with pytest.raises(ProtocolError, match=path.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ProtocolError, match=path.replace("[", r"\[").replace("]", r"\]")) as caught:
         codec.decode(wire(line))
+    assert caught.value.field == path and caught.value.wire_type == next(iter(json.loads(line)))
     assert codec.resume_handle is None and not codec.wants_reconnect
     # The next message decodes normally (and no turn was left open by the bad one).
     assert kinds(codec.decode(wire('{"serverContent":{"outputTranscription":{"text":"ok"}}}'))) == [

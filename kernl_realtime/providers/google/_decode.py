@@ -67,12 +67,17 @@ def parse_duration(value: str, path: str) -> float:
     """A protobuf JSON duration such as ``"50s"`` or ``"0.5s"`` → seconds."""
     match = _DURATION.match(value)
     if match is None:
-        raise ProtocolError(f"Gemini sent {path}={value!r}, expected a duration such as '50s'")
+        raise _bad(path, f"Gemini sent {path}={value!r}, expected a duration such as '50s'")
     return float(match.group(1))
 
 
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def _bad(path: str, message: str) -> ProtocolError:
+    """A ProtocolError naming the field (``field``) and its top-level key (``wire_type``)."""
+    return ProtocolError(message, wire_type=re.split(r"[.\[]", path, 1)[0], field=path)
 
 
 def _get(container: Dict[str, Any], key: str, kind: str, path: str) -> Any:
@@ -90,7 +95,7 @@ def _get(container: Dict[str, Any], key: str, kind: str, path: str) -> Any:
         or (isinstance(value, str) and value.lstrip("-").isdigit()),
     }[kind]
     if not ok:
-        raise ProtocolError(f"Gemini sent {path} as {_type_name(value)} ({value!r:.40}), expected {kind}")
+        raise _bad(path, f"Gemini sent {path} as {_type_name(value)} ({value!r:.40}), expected {kind}")
     return int(value) if kind == "int" else value
 
 
@@ -130,7 +135,7 @@ def _parse_content(content: Dict[str, Any], parsed: _Parsed) -> None:
         for index, part in enumerate(_get(turn, "parts", "list", "serverContent.modelTurn.parts") or []):
             path = f"serverContent.modelTurn.parts[{index}]"
             if not isinstance(part, dict):
-                raise ProtocolError(f"Gemini sent {path} as {_type_name(part)}, expected object")
+                raise _bad(path, f"Gemini sent {path} as {_type_name(part)}, expected object")
             inline = _get(part, "inlineData", "object", f"{path}.inlineData")
             text = _get(part, "text", "str", f"{path}.text")
             if _get(part, "thought", "bool", f"{path}.thought"):
@@ -163,7 +168,7 @@ def _parse_usage(usage: Dict[str, Any]) -> RealtimeUsage:
     total = _get(usage, "totalTokenCount", "int", "usageMetadata.totalTokenCount")
     for name, value in (("promptTokenCount", prompt), ("responseTokenCount", response), ("totalTokenCount", total)):
         if value is not None and value < 0:
-            raise ProtocolError(f"Gemini sent usageMetadata.{name}={value}, expected a count >= 0")
+            raise _bad(f"usageMetadata.{name}", f"Gemini sent usageMetadata.{name}={value}, expected a count >= 0")
     return RealtimeUsage(input_tokens=prompt, output_tokens=response, total_tokens=total)
 
 
@@ -181,10 +186,10 @@ def _parse(message: Dict[str, Any]) -> _Parsed:
         for index, call in enumerate(_get(tool_call, "functionCalls", "list", "toolCall.functionCalls") or []):
             path = f"toolCall.functionCalls[{index}]"
             if not isinstance(call, dict):
-                raise ProtocolError(f"Gemini sent {path} as {_type_name(call)}, expected object")
+                raise _bad(path, f"Gemini sent {path} as {_type_name(call)}, expected object")
             name = _get(call, "name", "str", f"{path}.name")
             if not name:
-                raise ProtocolError(f"Gemini sent {path} without a 'name'")
+                raise _bad(f"{path}.name", f"Gemini sent {path} without a 'name'")
             args = _get(call, "args", "object", f"{path}.args") or {}
             parsed.calls.append((_get(call, "id", "str", f"{path}.id") or "", name, json.dumps(args)))
     cancellation = _get(message, "toolCallCancellation", "object", "toolCallCancellation")
@@ -192,7 +197,8 @@ def _parse(message: Dict[str, Any]) -> _Parsed:
         ids = _get(cancellation, "ids", "list", "toolCallCancellation.ids") or []
         for index, call_id in enumerate(ids):
             if not isinstance(call_id, str):
-                raise ProtocolError(f"Gemini sent toolCallCancellation.ids[{index}] as {_type_name(call_id)}, expected str")
+                raise _bad(f"toolCallCancellation.ids[{index}]",
+                           f"Gemini sent toolCallCancellation.ids[{index}] as {_type_name(call_id)}, expected str")
         parsed.cancelled = list(ids)
     usage = _get(message, "usageMetadata", "object", "usageMetadata")
     if usage is not None:
