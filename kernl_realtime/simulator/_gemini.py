@@ -107,6 +107,9 @@ class GeminiEngine:
         self._activity_ms: Optional[float] = None
         self._reply: Optional[_Reply] = None
         self._calls: Dict[str, str] = {}
+        # Loop time until which the client is estimated to be playing the last reply: the
+        # server tracks playback itself, so speech before then still interrupts it.
+        self._playback_end = 0.0
         self._counter = 0
         self._timers: List[asyncio.TimerHandle] = []
         self._tasks: List["asyncio.Task[None]"] = []
@@ -342,8 +345,10 @@ class GeminiEngine:
 
     def _barge(self) -> None:
         """User speech during a reply or a pending tool call: abandon them."""
-        if not self._barge_in or (self._reply is None and not self._calls):
+        playing = self._loop.time() < self._playback_end
+        if not self._barge_in or (self._reply is None and not self._calls and not playing):
             return
+        self._playback_end = 0.0
         self._stop_reply()
         self._send({"serverContent": {"interrupted": True}})
         if self._calls:
@@ -433,6 +438,8 @@ class GeminiEngine:
                 self._send({"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}})
         if reply.finished:
             return
+        # Audio is played in real time whatever the streaming speed.
+        self._playback_end = t0 + reply.audio_ms / 1000.0
         self._send({"serverContent": {"generationComplete": True}})
         self._reply = None
         reply.finished = True

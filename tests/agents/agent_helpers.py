@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from kernl_realtime.providers import openai, xai
+from kernl_realtime.providers import google, openai, xai
 from kernl_realtime.simulator import Simulator
 
 API_KEY = "sk-sim"
@@ -23,6 +23,8 @@ def sim() -> Iterator[Simulator]:
 def make_model(sim: Simulator, dialect: str) -> Any:
     if dialect == "xai":
         return xai.realtime(api_key=API_KEY, base_url=sim.xai_base_url)
+    if dialect == "google":
+        return google.realtime("gemini-3.8-live", api_key=API_KEY, base_url=sim.google_base_url)
     return openai.realtime("gpt-realtime", api_key=API_KEY, base_url=sim.base_url)
 
 
