@@ -35,7 +35,7 @@ from .._logging import summarize_message
 from ._playback import PlaybackTracker
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
 from ._record import Recorder
-from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectHook, is_recoverable
+from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectBudget, ReconnectHook, reconnect_wanted
 from ..protocol._export import export_from_root
 from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
@@ -43,10 +43,8 @@ from ._frames import OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT, 
 from ._transport import WireSocket, open_websocket
 from ..exceptions import (
     APIStatusError,
-    AuthenticationError,
     CallbackError,
     ConfigurationError,
-    CredentialExpiredError,
     ConnectError,
     ConnectionClosed,
     ConnectionClosedError,
@@ -297,10 +295,8 @@ class RealtimeConnection:
         self._close_event = threading.Event()
         self._reopen = reopen
         self._connect_timeout = connect_timeout
-        self._reconnect_attempt = 0
-        # When the current session was confirmed (handshake done); the reconnect attempt
-        # count resets only once a session has stayed open for policy.healthy_after.
-        self._opened_at: Optional[float] = None
+        # Reconnect attempts and backoff, counted until a session stays healthy.
+        self._budget = ReconnectBudget()
         self._previous_session_id: Optional[str] = None
         self._handshake_deadline: Optional[float] = None
         self._pending_failure: Optional[KernlRealtimeError] = None
@@ -1030,14 +1026,13 @@ class RealtimeConnection:
     def _should_reconnect(self, code: int, error: Optional[KernlRealtimeError]) -> bool:
         if self._reopen is None or self._close_requested:
             return False
-        if self._switching or (self._codec.wants_reconnect and self._state is _State.OPEN):
-            # The server announced this socket's end and the session can be resumed.
-            return not isinstance(error, (AuthenticationError, ConfigurationError, CredentialExpiredError))
-        if self._settings.reconnect is None:
-            return False
-        if self._state is _State.CONNECTING and self._reconnect_attempt == 0:
-            return False  # the first handshake failed: connect() reports it
-        return is_recoverable(code, error)
+        return reconnect_wanted(
+            code,
+            error,
+            policy=self._settings.reconnect,
+            server_requested=self._switching or (self._codec.wants_reconnect and self._state is _State.OPEN),
+            first_handshake=self._state is _State.CONNECTING and self._budget.attempt == 0,
+        )
 
     def _reconnect(self, cause: KernlRealtimeError) -> "tuple[bool, Optional[KernlRealtimeError]]":
         """Try to open a new socket per the policy; True once one is open and handshaking.
@@ -1054,10 +1049,7 @@ class RealtimeConnection:
             if self._close_requested:
                 return False, None
             if self._state is not _State.RECONNECTING:
-                opened_at = self._opened_at
-                if opened_at is not None and time.monotonic() - opened_at >= policy.healthy_after:
-                    self._reconnect_attempt = 0  # the last session was healthy: start afresh
-                self._opened_at = None
+                self._budget.session_lost(time.monotonic(), policy)
                 self._previous_session_id = self._session_id
                 self._not_reconnecting.clear()
                 self._state = _State.RECONNECTING
@@ -1067,11 +1059,11 @@ class RealtimeConnection:
             self._playback.reset()
             self._responding = False
         last_error: KernlRealtimeError = cause
-        while self._reconnect_attempt < policy.max_attempts:
-            self._reconnect_attempt += 1
-            attempt = ReconnectAttempt(
-                attempt=self._reconnect_attempt, delay=policy.delay(self._reconnect_attempt), error=last_error
-            )
+        while True:
+            planned = self._budget.next_attempt(policy)
+            if planned is None:
+                break
+            attempt = ReconnectAttempt(attempt=planned[0], delay=planned[1], error=last_error)
             credential: Optional[ClientCredential] = None
             hook = self._settings.on_reconnecting
             if hook is not None:
@@ -1364,12 +1356,12 @@ class RealtimeConnection:
                 self._state = _State.OPEN
         self._not_reconnecting.set()
         self._handshake_deadline = None
-        self._opened_at = time.monotonic()
+        self._budget.session_confirmed(time.monotonic())
         self._handshake_done.set()
         self._notify("status", (TransportStatus.CONNECTED,))
         if reconnected:
             notice = ConnectionReconnected(
-                attempt=self._reconnect_attempt,
+                attempt=self._budget.attempt,
                 previous_session_id=self._previous_session_id,
                 session_id=self._session_id,
                 state_lost=not self._resuming,
