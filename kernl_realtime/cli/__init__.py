@@ -25,7 +25,7 @@ from ._common import EXIT_INTERRUPTED, EXIT_USAGE
 __all__ = ["main", "build_parser"]
 
 # Each command lives in its own module with add_parser(commands) and run(args).
-_COMMANDS = ("_simulate",)
+_COMMANDS = ("_talk", "_simulate", "_replay", "_inspect")
 
 
 def build_parser() -> argparse.ArgumentParser:
