@@ -320,3 +320,20 @@ def test_unknown_and_opt_in_types_arrive_raw() -> None:
     ]:
         (event,) = decode(codec, line)
         assert event.kind == "unknown" and event.data == json.loads(line)
+
+
+def test_silence_ends_a_turn_and_a_late_chunk_keeps_its_response() -> None:
+    import time
+
+    codec = ElevenLabsCodec(None, {"turn_end_silence": 0.5})
+    line = '{"type":"agent_response","agent_response_event":{"agent_response":"Hello.","event_id":6}}'
+    assert kinds(decode(codec, line)) == ["response.created", "transcript.output"]
+    now = time.monotonic()
+    assert list(codec.poll(now + 0.1)) == [] and not codec.idle
+    (done,) = codec.poll(now + 0.6)
+    assert (done.kind, done.response_id, done.status.value) == ("response.done", "turn_6", "completed")
+    assert list(codec.poll(now + 5)) == [] and codec.idle
+    late = decode(codec, '{"type":"audio","audio_event":{"audio_base_64":"AAAA","event_id":6}}')
+    assert [(e.kind, e.response_id) for e in late] == [("audio.output.delta", "turn_6")]  # no second response.created
+    nxt = decode(codec, '{"type":"agent_response","agent_response_event":{"agent_response":"Next.","event_id":7}}')
+    assert kinds(nxt) == ["response.created", "transcript.output"]  # turn 6 already ended

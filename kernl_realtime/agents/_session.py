@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable, Iterator, List, Optional, TypeVar, overload
 
-from ..exceptions import ConfigurationError, ConnectionClosedOK, KernlRealtimeError, ReceiveTimeout
+from ..exceptions import ConfigurationError, ConnectionClosedOK, KernlRealtimeError, ReceiveTimeout, UnsupportedEventError
 from ..protocol import (
     AudioConfig,
     AudioFormat,
@@ -331,7 +331,7 @@ class RealtimeSession:
         conn = self._require_open()
         conn.send(ItemCreateEvent(item=Message.user(text)))
         if respond:
-            conn.send(ResponseCreateEvent())
+            _request_response(conn)
 
     def send_audio(self, pcm: bytes) -> None:
         """Append user audio: PCM16 mono little-endian at ``session.input_format``'s rate."""
@@ -408,7 +408,7 @@ class RealtimeSession:
         self._engine.claim(turn)
         try:
             conn.send(ItemCreateEvent(item=Message.user(text)))
-            conn.send(ResponseCreateEvent())
+            _request_response(conn)
         except BaseException:
             self._engine.abandon(turn)
             raise
@@ -491,3 +491,15 @@ class RealtimeSession:
     def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
         """Iterate over the pull stream; stop after ``timeout`` seconds of silence."""
         return self._emitter.iterate(timeout)
+
+
+def _request_response(conn: Any) -> None:
+    """Ask for an answer to the user's message, where the provider has such a request.
+
+    An ElevenLabs agent answers every user message by itself and has no wire form for
+    ``response.create``; that is not an error here.
+    """
+    try:
+        conn.send(ResponseCreateEvent())
+    except UnsupportedEventError:
+        pass

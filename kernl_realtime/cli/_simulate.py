@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"Gemini Live base URL:         {sim.google_base_url}", flush=True)
             print(f"  WebSocket: {sim.google_base_url.replace('http', 'ws', 1)}"
                   "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent", flush=True)
+            print(f"ElevenLabs agents base URL:   {sim.elevenlabs_base_url}", flush=True)
+            print(f"  WebSocket: {sim.elevenlabs_base_url.replace('http', 'ws', 1)}"
+                  "/v1/convai/conversation?agent_id=<any agent id>", flush=True)
             key = "the given --api-key" if args.api_key else "any non-empty API key"
             print(f"Accepting {key}. Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):

@@ -168,6 +168,15 @@ class ProviderCodec(ABC):
         """
         return None
 
+    def poll(self, now: float) -> Sequence[Any]:
+        """Events that time alone produces, delivered like decoded ones (default: none).
+
+        Called on the reader about once per tick (at most a second apart) once the
+        session is confirmed, with ``time.monotonic()``. ElevenLabs uses it for the end of
+        an agent turn, which its wire never signals.
+        """
+        return ()
+
     def close_error(self, code: int, reason: str) -> Optional[KernlRealtimeError]:
         """Map a close frame the server sent to the error the user should see.
 

@@ -1438,6 +1438,8 @@ class RealtimeConnection:
         clock = self._keepalive
         if self._close_requested:
             return
+        if self._handshake_done.is_set():
+            self._poll_codec(now)
         self._absorb_writer_ping()
         if self._pong_owed is not None:
             self._answer_ping(self._pong_owed)
@@ -1465,6 +1467,16 @@ class RealtimeConnection:
                 f"{self._provider} did not answer a ping within {clock.settings.timeout:g} s; "
                 "the connection is considered dead"
             )
+
+    def _poll_codec(self, now: float) -> None:
+        """Deliver the events the codec produces from the passing of time (``ProviderCodec.poll``)."""
+        try:
+            events = self._codec.poll(now)
+        except Exception as exc:  # noqa: BLE001 - a codec bug must not kill the reader
+            self._report_error(_as_protocol_error(exc, self._provider))
+            return
+        for event in events:
+            self._deliver(event)
 
     def _absorb_writer_ping(self) -> None:
         """Tell the clock about a ping a writer sent on the reader's behalf."""

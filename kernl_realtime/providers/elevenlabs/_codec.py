@@ -86,8 +86,9 @@ class ElevenLabsCodec(ProviderCodec):
     ) -> None:
         super().__init__(session_config)
         # Built now so that a config ElevenLabs cannot take fails before any network I/O.
-        self._initiation = build_initiation(session_config, options or {})
-        self._decoder = TurnDecoder(session_config)
+        options = options or {}
+        self._initiation = build_initiation(session_config, options)
+        self._decoder = TurnDecoder(session_config, float(options.get("turn_end_silence", 1.5)))
 
     @property
     def input_format(self) -> Optional[AudioFormat]:
@@ -135,6 +136,10 @@ class ElevenLabsCodec(ProviderCodec):
     def decode(self, message: WireMessage) -> Sequence[Any]:
         """Protocol events for one server message (see :class:`._decode.TurnDecoder`)."""
         return self._decoder.decode(message)
+
+    def poll(self, now: float) -> Sequence[Any]:
+        """``response.done`` once the agent has been silent for ``turn_end_silence`` seconds."""
+        return self._decoder.poll(now)
 
     # -- encoding ----------------------------------------------------------------------
 

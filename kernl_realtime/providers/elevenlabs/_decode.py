@@ -4,11 +4,14 @@ ElevenLabs has no response objects: an agent *turn* is the run of agent events s
 integer ``event_id`` (its ``agent_response``, its ``audio`` chunks, its
 ``client_tool_call``). The decoder turns that into kernl's response lifecycle:
 ``response.created`` at a turn's first event (``response_id`` ``"turn_<event_id>"``),
-``response.done`` (completed) when the next agent turn starts or the user's final
-transcript arrives, and ``response.interrupted`` + ``response.done`` (cancelled) on
-``interruption``. The wire sends no explicit end of turn, so a turn that nothing follows
-stays open. Agent audio of an interrupted turn that still arrives (``event_id`` at or
-below the interruption's, as elevenlabs-python drops it) is delivered raw, never played.
+``response.done`` (completed) when the next agent turn starts, the user's final
+transcript arrives, or the agent has been silent for ``turn_end_silence`` seconds (the
+wire never says a turn ended; :meth:`TurnDecoder.poll` watches the clock), and
+``response.interrupted`` + ``response.done`` (cancelled) on ``interruption``. A late
+chunk of a turn ended by silence is still delivered under its response id, without a
+second ``response.created``. Agent audio of an interrupted turn that still arrives
+(``event_id`` at or below the interruption's, as elevenlabs-python drops it) is
+delivered raw, never played.
 
 Every field is type-checked before any state changes (:func:`~kernl_realtime.providers._wire.field`),
 so a bad frame becomes one ``ProtocolError`` naming the field and the next one decodes.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ...exceptions import ServerError
@@ -68,10 +72,13 @@ class TurnDecoder:
     Args:
         session_config: The config the connection was opened with (echoed, with the
             agent's real audio formats, in ``session.created``).
+        turn_end_silence: Seconds without agent output after which a turn counts as ended.
     """
 
-    def __init__(self, session_config: Optional[RealtimeSessionConfig]) -> None:
+    def __init__(self, session_config: Optional[RealtimeSessionConfig], turn_end_silence: float = 1.5) -> None:
         self._session_config = session_config
+        self._turn_end_silence = turn_end_silence
+        self._last_output = 0.0  # time.monotonic() of the open turn's newest event
         self.input_format: Optional[AudioFormat] = None
         self.output_format: Optional[AudioFormat] = None
         self.conversation_id: Optional[str] = None
@@ -98,6 +105,12 @@ class TurnDecoder:
         """True while an agent turn has started and nothing has ended it yet."""
         return self._turn is not None
 
+    def poll(self, now: float) -> Sequence[Any]:
+        """``response.done`` for a turn whose agent has been silent long enough."""
+        if self._turn is not None and now - self._last_output >= self._turn_end_silence:
+            return self._close_turn(ResponseStatus.COMPLETED)
+        return ()
+
     def decode(self, message: Dict[str, Any]) -> Sequence[Any]:
         """Protocol events for one server message (unknown types as ``UnknownEvent``)."""
         wire_type = message.get("type")
@@ -113,8 +126,11 @@ class TurnDecoder:
         return event_id <= self._interrupted_through or event_id < self._newest_turn
 
     def _enter_turn(self, event_id: int, wire_id: str) -> List[Any]:
+        self._last_output = time.monotonic()
         if self._turn == event_id:
             return []
+        if self._turn is None and event_id == self._newest_turn:
+            return []  # a late event of a turn that silence already ended
         events = self._close_turn(ResponseStatus.COMPLETED)
         self._turn = event_id
         self._newest_turn = event_id

@@ -29,6 +29,7 @@ OPTION_KEYS = {
     "conversation_config_override": "merged last into conversation_config_override (object)",
     "environment": "the 'environment' query parameter of the URL and the signed-URL request (str)",
     "branch_id": "the 'branch_id' of the signed-URL request (str)",
+    "turn_end_silence": "seconds of agent silence that end its turn (response.done); default 1.5",
 }
 _STRINGS = ("first_message", "language", "llm", "user_id", "environment", "branch_id")
 _OBJECTS = ("dynamic_variables", "custom_llm_extra_body", "tool_mock_config", "conversation_config_override")
@@ -63,6 +64,10 @@ def merged_options(*sources: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
             raise ConfigurationError(f"{where} must be a non-empty string, got {value!r}", field=where)
         if key in _OBJECTS and not isinstance(value, Mapping):
             raise ConfigurationError(f"{where} must be a dict, got {type(value).__name__}", field=where)
+    silence = merged.get("turn_end_silence")
+    if silence is not None and (isinstance(silence, bool) or not isinstance(silence, (int, float)) or silence <= 0):
+        where = "provider_options.elevenlabs.turn_end_silence"
+        raise ConfigurationError(f"{where} must be a positive number of seconds, got {silence!r}", field=where)
     for name, value in dict(merged.get("dynamic_variables") or {}).items():
         if not isinstance(value, (str, int, float, bool)):
             where = f"provider_options.elevenlabs.dynamic_variables.{name}"

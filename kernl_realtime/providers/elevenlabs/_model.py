@@ -26,6 +26,7 @@ DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 #: Signed URLs must start a conversation within 15 minutes; the response carries no expiry.
 SIGNED_URL_LIFETIME = timedelta(minutes=15)
 _API_KEY_ENV = "ELEVENLABS_API_KEY"
+_AGENT_ID_ENV = "ELEVENLABS_AGENT_ID"
 _BASE_URL_ENV = "ELEVENLABS_BASE_URL"
 _WS_PATH = "/v1/convai/conversation"
 _SIGNED_URL_PATH = "/v1/convai/conversation/get-signed-url"
@@ -191,7 +192,18 @@ class ElevenLabsRealtimeModel(RealtimeModel):
 
 
 def realtime(
-    agent_id: str, *, api_key: Optional[str] = None, base_url: Optional[str] = None
+    agent_id: Optional[str] = None, *, api_key: Optional[str] = None, base_url: Optional[str] = None
 ) -> ElevenLabsRealtimeModel:
-    """Create an :class:`ElevenLabsRealtimeModel` for the agent ``agent_id``."""
+    """Create an :class:`ElevenLabsRealtimeModel` for the agent ``agent_id``
+    (default: ``ELEVENLABS_AGENT_ID``).
+
+    Raises:
+        ConfigurationError: No agent id given or set.
+    """
+    if agent_id is None:
+        agent_id = os.environ.get(_AGENT_ID_ENV) or None
+        if agent_id is None:
+            raise ConfigurationError(
+                f"an ElevenLabs model is an agent: pass agent_id='agent_…' or set {_AGENT_ID_ENV}", field="agent_id"
+            )
     return ElevenLabsRealtimeModel(agent_id, api_key=api_key, base_url=base_url)
