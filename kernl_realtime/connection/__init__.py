@@ -21,7 +21,8 @@ import importlib
 from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
-    from ._connection import CloseInfo, RealtimeConnection
+    from ._close import CloseInfo
+    from ._connection import RealtimeConnection
     from ._reconnect import ConnectionReconnected, ReconnectAttempt
     from ._record import RecordingWarning
     from ._stats import ConnectionStats
@@ -33,7 +34,7 @@ __all__ = ["RealtimeConnection", "CloseInfo", "ConnectionStats", "ConnectionReco
 # websocket-client machinery behind RealtimeConnection.
 _HOMES = {
     "RealtimeConnection": "._connection",
-    "CloseInfo": "._connection",
+    "CloseInfo": "._close",
     "ConnectionStats": "._stats",
     "ConnectionReconnected": "._reconnect",
     "ReconnectAttempt": "._reconnect",

@@ -39,6 +39,7 @@ from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectBudget
 from ..protocol._export import export_from_root
 from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
+from ._close import CloseInfo, classify_close, closed_error
 from ._frames import OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT, FramingError, client_close_payload
 from ._transport import WireSocket, open_websocket
 from ..exceptions import (
@@ -48,7 +49,6 @@ from ..exceptions import (
     ConnectError,
     ConnectionClosed,
     ConnectionClosedError,
-    ConnectionClosedOK,
     ConnectTimeout,
     FrameTooLargeError,
     KeepAliveTimeout,
@@ -90,34 +90,12 @@ Reopen = Callable[[Optional[ClientCredential], Optional[str]], "tuple[HandshakeR
 # Longest wait for more frames while reading ahead during backpressure (seconds).
 _READ_AHEAD_WAIT = 0.05
 
-# Close codes after which the peer meant to end the session normally.
-_NORMAL_CLOSE_CODES = frozenset({1000, 1001})
-
-
 class _State(Enum):
     CONNECTING = "connecting"
     OPEN = "open"
     RECONNECTING = "reconnecting"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class CloseInfo:
-    """How a connection ended.
-
-    Attributes:
-        initiator: ``"client"`` (``close()`` was called), ``"server"`` (the peer sent a
-            close frame) or ``"error"`` (the connection failed: dropped, keepalive, ...).
-        code: WebSocket close code; 1006 when no close frame was received.
-        reason: Close reason, or a description of the failure.
-        error: The error that ended the connection, if any.
-    """
-
-    initiator: str
-    code: int
-    reason: str
-    error: Optional[KernlRealtimeError] = None
 
 
 @dataclass(frozen=True)
@@ -941,18 +919,7 @@ class RealtimeConnection:
         self._abort_socket()
 
     def _closed_error(self) -> ConnectionClosed:
-        info = self._close_info
-        if info is None:
-            return ConnectionClosedOK("the connection is closing (close() was called)", code=1000, reason="")
-        if info.error is None and (info.initiator == "client" or info.code in _NORMAL_CLOSE_CODES):
-            return ConnectionClosedOK(
-                f"the connection is closed ({info.initiator} closed it with code {info.code})",
-                code=info.code,
-                reason=info.reason,
-            )
-        return ConnectionClosedError(
-            f"the connection was closed abnormally (code {info.code}: {info.reason})", code=info.code, reason=info.reason
-        )
+        return closed_error(self._close_info)
 
     # -- the reader ---------------------------------------------------------------------
 
@@ -1542,24 +1509,16 @@ class RealtimeConnection:
             self._state = _State.CLOSED
             client_closed = self._close_requested
         self._not_reconnecting.set()
-        if client_closed:
-            # Whatever the socket did while we tore it down is not the user's problem.
-            initiator, error = "client", None
-        elif error is not None and not self._closed_by_server:
-            initiator = "error"
-        else:
-            initiator = "server"
-        if error is None and initiator == "server" and code not in _NORMAL_CLOSE_CODES:
-            error = ConnectionClosedError(
-                f"{self._provider} closed the connection abnormally (code {code}: {reason or 'no reason'})",
-                code=code,
-                reason=reason,
-            )
-        elif error is not None and not isinstance(error, ConnectionClosed) and initiator == "error":
-            cause = error
-            error = ConnectionClosedError(f"the connection failed: {reason}", code=code, reason=reason)
-            error.__cause__ = cause
-        self._close_info = CloseInfo(initiator=initiator, code=code, reason=reason, error=error)
+        info = classify_close(
+            code,
+            reason,
+            error,
+            client_closed=client_closed,
+            closed_by_server=self._closed_by_server,
+            provider=self._provider,
+        )
+        initiator, error = info.initiator, info.error
+        self._close_info = info
         try:
             self._ws.shutdown()
         except Exception:  # noqa: BLE001
@@ -1580,4 +1539,4 @@ class RealtimeConnection:
         self._reader_done.set()
 
 
-export_from_root(globals(), ["RealtimeConnection", "CloseInfo"])
+export_from_root(globals(), ["RealtimeConnection"])
