@@ -1,7 +1,7 @@
 """Quickstart: configure a session, send a message, stream the reply, save its audio.
 
 Talks to OpenAI when ``OPENAI_API_KEY`` is set; otherwise starts the embedded simulator
-(``pip install 'kernl-realtime[simulator]'``), which speaks the same wire protocol
+(the ``simulator`` extra: ``pip install -e '.[simulator]'``), which speaks the same wire protocol
 offline. Usage::
 
     python examples/quickstart.py [reply.wav]

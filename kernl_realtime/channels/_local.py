@@ -1,4 +1,4 @@
-"""LocalAudioChannel: the computer's microphone and speaker (``pip install 'kernl-realtime[audio]'``)."""
+"""LocalAudioChannel: the computer's microphone and speaker (``pip install -e '.[audio]' from a checkout``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _import_sounddevice() -> Any:
         import sounddevice
     except (ImportError, OSError) as exc:  # OSError: PortAudio library missing
         raise ConfigurationError(
-            f"LocalAudioChannel needs sounddevice and PortAudio: pip install 'kernl-realtime[audio]' ({exc})",
+            f"LocalAudioChannel needs sounddevice and PortAudio: pip install -e '.[audio]' from a checkout ({exc})",
             field="sounddevice",
         ) from exc
     return sounddevice

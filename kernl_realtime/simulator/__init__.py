@@ -13,7 +13,8 @@ Run real client programs, the quickstart and tests without API keys::
 
 From a shell: ``python -m kernl_realtime simulate --port 8765``.
 
-Needs the ``websockets`` package (``pip install 'kernl-realtime[simulator]'``).
+Needs the ``websockets`` package: the ``simulator`` extra (``pip install -e '.[simulator]'``
+from a checkout; see the README's Install section).
 """
 
 from __future__ import annotations

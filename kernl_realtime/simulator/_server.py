@@ -27,8 +27,8 @@ try:
     from websockets.typing import Subprotocol
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "kernl_realtime.simulator needs the 'websockets' package; install it with "
-        "pip install 'kernl-realtime[simulator]'"
+        "kernl_realtime.simulator needs the 'websockets' package (the 'simulator' extra); from a checkout: "
+        "pip install -e '.[simulator]', or from git: pip install 'kernl-realtime[simulator] @ git+<repository-url>'"
     ) from exc
 
 from ._logfilter import install

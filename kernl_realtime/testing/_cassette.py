@@ -22,8 +22,8 @@ try:
     from websockets.sync.server import ServerConnection, serve
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "kernl_realtime.testing needs the 'websockets' package; install it with "
-        "pip install 'kernl-realtime[simulator]'"
+        "kernl_realtime.testing needs the 'websockets' package (the 'simulator' extra); from a checkout: "
+        "pip install -e '.[simulator]', or from git: pip install 'kernl-realtime[simulator] @ git+<repository-url>'"
     ) from exc
 
 from ..exceptions import ConfigurationError
