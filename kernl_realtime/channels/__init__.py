@@ -5,7 +5,7 @@
 * :class:`MemoryChannel` — your code writes and reads PCM (bridges, telephony, tests).
 * :class:`WavChannel` — talk from a WAV file, record the answer to a WAV.
 * :class:`LocalAudioChannel` — microphone and speaker (needs the ``audio`` extra:
-  ``pip install -e '.[audio]' from a checkout``); imported on first use.
+  ``pip install -e '.[audio]'`` from a checkout); imported on first use.
 """
 
 from typing import Any

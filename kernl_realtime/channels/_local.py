@@ -1,4 +1,4 @@
-"""LocalAudioChannel: the computer's microphone and speaker (``pip install -e '.[audio]' from a checkout``)."""
+"""LocalAudioChannel: the computer's microphone and speaker (``pip install -e '.[audio]'`` from a checkout)."""
 
 from __future__ import annotations
 
