@@ -21,8 +21,8 @@ from kernl_realtime import (
     ToolResultEvent,
     event_to_dict,
 )
-from kernl_realtime.providers import google, openai, xai
-from kernl_realtime.simulator import Simulator
+from kernl_realtime.providers import elevenlabs, google, openai, xai
+from kernl_realtime.simulator import ElevenLabsAgent, ElevenLabsOptions, Simulator
 from kernl_realtime.testing import Cassette, CassetteError, CassetteMismatch, load_cassette
 
 KEY = "sk-sim-recording-key-0123456789"
@@ -209,3 +209,47 @@ def test_bad_cassette_files_are_named(tmp_path: Path) -> None:
     other.write_text('{"hello": 1}\n')
     with pytest.raises(CassetteError, match="not a kernl cassette header"):
         load_cassette(other)
+
+
+# -- ElevenLabs: a private agent (signed URL), client tools, server pings answered automatically
+
+
+def elevenlabs_weather_call(model: Any, *, temp: int = 18) -> List[Any]:
+    events: List[Any] = []
+    with model.connect(timeout=5) as conn:
+        for event in conn:  # let the server ping first (answered on the reader, recorded)
+            events.append(event)
+            if getattr(event, "type", "") == "ping":
+                break
+        conn.send(ItemCreateEvent(item=Message.user("What is the weather in Paris?")))
+        for event in conn:
+            events.append(event)
+            if event.kind == "tool.call":
+                conn.send(ToolResultEvent(call_id=event.call_id, result=json.dumps({"temp_c": temp})))
+            if event.kind == "transcript.output" and "temp_c" in event.text:
+                return events
+    raise AssertionError("closed before the answer")
+
+
+def test_elevenlabs_signed_url_session_replays_with_its_pings(tmp_path: Path) -> None:
+    agent = ElevenLabsAgent("agent_weather", private=True, tools=[
+        {"name": "get_weather", "description": WEATHER.description, "parameters": WEATHER.parameters}])
+    path = tmp_path / "elevenlabs.jsonl"
+    options = ElevenLabsOptions(agents=[agent], ping_interval=0.01)
+    with Simulator(api_key=KEY, speed=0, record_messages=False, elevenlabs=options) as sim:
+        model = elevenlabs.realtime("agent_weather", api_key=KEY, base_url=sim.elevenlabs_base_url)
+        recording = model.connect  # record through the real model: key -> signed URL -> socket
+
+        def connect(options: Any = None, *, timeout: float = 15.0) -> Any:
+            return recording(RealtimeConnectOptions(record=path), timeout=timeout)
+
+        model.connect = connect  # type: ignore[method-assign]
+        live = elevenlabs_weather_call(model)
+    text = path.read_text()
+    assert KEY not in text and "conversation_signature" not in text
+    frames = load_cassette(path).connections[0].frames
+    assert any(f.auto and f.key == "pong" for f in frames), "no ping was answered while recording"
+    with Cassette(path) as cassette:
+        assert cassette.provider == "elevenlabs"
+        replayed = elevenlabs_weather_call(cassette.model())  # a public-agent model: no key, no REST
+    assert comparable(replayed) == comparable(live)

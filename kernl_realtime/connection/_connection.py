@@ -1181,6 +1181,8 @@ class RealtimeConnection:
         payload = json.dumps(reply, separators=(",", ":"))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s > %s (auto reply)", self._log_prefix, summarize_message(reply))
+        if self._recorder is not None:
+            self._recorder.client_frames((payload,), auto=True)
         ws = self._ws
         self._send_control(lambda: ws.send(payload))
         self._stats.record_sent(1, len(payload))

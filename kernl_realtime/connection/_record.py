@@ -63,8 +63,10 @@ ELIDED_AUDIO_KEY = "$audio_bytes"
 # ("delta" only inside audio events; transcript deltas are text).
 _AUDIO_KEYS = frozenset({"audio", "data", "user_audio_chunk", "audio_base_64", "chunk"})
 _MIN_AUDIO_CHARS = 64
-# Query parameters that are safe to keep; every other value counts as a secret.
-_PUBLIC_QUERY_KEYS = frozenset({"model", "agent_id"})
+# Query parameters named like these carry secrets (key=, access_token=, conversation_signature=);
+# any other value counts as one only if it looks random (long, no spaces), not e.g. model=.
+_SECRET_QUERY_WORDS = ("key", "token", "sig", "secret", "auth", "credential", "password")
+_RANDOM_LOOKING = 20
 # Shorter strings are not treated as secrets: replacing them would mangle transcripts.
 _MIN_SECRET_LENGTH = 8
 _REDACTED = "***"
@@ -89,8 +91,8 @@ def secrets_of(request: HandshakeRequest, credential: Optional[ClientCredential]
     """Every secret-looking string a handshake carries.
 
     Header values (and the token of ``Bearer <token>``), the token part of
-    ``name.token`` subprotocols, URL query values other than public ones such as
-    ``model``, the URL itself, and the credential's value (and its URL parameters).
+    ``name.token`` subprotocols, URL query values named like secrets (or random-looking
+    ones), the URL itself, and the credential's value (and its URL parameters).
     """
     found: Set[str] = set()
     for value in request.headers.values():
@@ -114,7 +116,11 @@ def secrets_of(request: HandshakeRequest, credential: Optional[ClientCredential]
             pairs = parse_qsl(urlsplit(url).query, keep_blank_values=False)
         except ValueError:
             continue
-        found.update(value for key, value in pairs if key not in _PUBLIC_QUERY_KEYS)
+        for key, value in pairs:
+            if any(word in key.lower() for word in _SECRET_QUERY_WORDS) or (
+                len(value) >= _RANDOM_LOOKING and " " not in value
+            ):
+                found.add(value)
     return {secret for secret in found if isinstance(secret, str) and len(secret) >= _MIN_SECRET_LENGTH}
 
 
@@ -237,15 +243,19 @@ class Recorder:
 
     # -- taps (hot path: never block, never raise) ------------------------------------------
 
-    def client_frames(self, payloads: Sequence[str]) -> None:
-        """Record JSON text frames about to be sent by the client."""
+    def client_frames(self, payloads: Sequence[str], auto: bool = False) -> None:
+        """Record JSON text frames about to be sent by the client.
+
+        ``auto`` marks the codec's automatic answers (ElevenLabs ``pong``): a replay
+        does not expect them at a fixed place, since they race with the caller's sends.
+        """
         t = time.monotonic() - self._started
         for payload in payloads:
-            self._put(("client", t, payload, False))
+            self._put(("client", t, payload, False, auto))
 
     def server_frame(self, data: Union[str, bytes], binary: bool) -> None:
         """Record one complete message received from the server."""
-        self._put(("server", time.monotonic() - self._started, data, binary))
+        self._put(("server", time.monotonic() - self._started, data, binary, False))
 
     def _put(self, item: Any) -> None:
         try:
@@ -301,14 +311,17 @@ class Recorder:
         if self._failed:
             return
         if isinstance(item, tuple):
-            origin, t, data, binary = item
+            origin, t, data, binary, auto = item
             record = _frame_record(t, origin, data, binary, self._elide)
+            if auto:
+                record["auto"] = True
         else:
             record = item
         line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-        for secret in self._secrets:
-            if secret in line:
-                line = line.replace(secret, _REDACTED)
+        if "kernl_cassette" not in record:  # the header is ours: nothing secret to find
+            for secret in self._secrets:
+                if secret in line:
+                    line = line.replace(secret, _REDACTED)
         try:
             self._file.write(line + "\n")
         except (OSError, ValueError) as exc:

@@ -32,6 +32,10 @@ class ProviderInfo:
             this provider's base URL (None: the simulator does not speak it).
         input_rate: Default input audio sample rate (Hz, 16-bit mono PCM).
         output_rate: Default output audio sample rate (Hz, 16-bit mono PCM).
+        example_model: A model id for offline use (simulator, replay) when the provider
+            has no default (an ElevenLabs agent id).
+        keyless: True when a connection needs no key (public ElevenLabs agents): replays
+            then connect without one, so nothing calls the provider's REST API.
     """
 
     name: str
@@ -42,6 +46,8 @@ class ProviderInfo:
     simulator_attr: Optional[str]
     input_rate: int = 24000
     output_rate: int = 24000
+    example_model: str = ""
+    keyless: bool = False
 
     @property
     def available(self) -> bool:
@@ -85,7 +91,8 @@ PROVIDERS: Tuple[ProviderInfo, ...] = (
     ProviderInfo("google", "Google Gemini Live", "kernl_realtime.providers.google", "",
                  ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "google_base_url", input_rate=16000, output_rate=24000),
     ProviderInfo("elevenlabs", "ElevenLabs", "kernl_realtime.providers.elevenlabs", "",
-                 ("ELEVENLABS_API_KEY",), "elevenlabs_base_url", input_rate=16000, output_rate=16000),
+                 ("ELEVENLABS_API_KEY",), "elevenlabs_base_url", input_rate=16000, output_rate=16000,
+                 example_model="agent_simulated", keyless=True),
 )
 
 

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Set, Union
 
 try:
     from websockets.exceptions import ConnectionClosed as _WsClosed
@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ..exceptions import ConfigurationError
 from ._format import CassetteFile, RecordedConnection, RecordedFrame, describe, load_cassette
-from ._match import CassetteMismatch, frame_difference, mismatch
+from ._match import CassetteMismatch, frame_difference, message_key, mismatch, parse_client_frame
 
 __all__ = ["Cassette"]
 
@@ -125,7 +125,8 @@ class Cassette:
         from ..providers._registry import provider_info
 
         info = provider_info(self.provider)
-        return info.model(model_id or self.recording.model or None, api_key="kernl-cassette-replay",
+        key = None if info.keyless else "kernl-cassette-replay"
+        return info.model(model_id or self.recording.model or info.example_model or None, api_key=key,
                           base_url=self.base_url)
 
     # -- results ------------------------------------------------------------------------
@@ -249,13 +250,17 @@ class Cassette:
         anchor_wall, anchor_t = time.monotonic(), recorded.start
         client_index = 0
         frames: Sequence[RecordedFrame] = recorded.frames
+        # Automatic answers (pongs) race with the client's own sends: accepted anywhere.
+        auto_keys = {frame.key for frame in frames if frame.origin == "client" and frame.auto}
         for frame in frames:
             if frame.origin == "server":
                 if not self._pace(frame, anchor_wall, anchor_t):
                     return
                 connection.send(frame.payload())
                 continue
-            data = self._receive(connection, client_index, frame)
+            if frame.auto:
+                continue
+            data = self._receive(connection, client_index, frame, auto_keys)
             if data is None:
                 return
             why = frame_difference(frame, data, self._match)
@@ -264,11 +269,25 @@ class Cassette:
                 return
             client_index += 1
             anchor_wall, anchor_t = time.monotonic(), frame.t
-        self._finish(connection, recorded, client_index, anchor_wall, anchor_t)
+        self._finish(connection, recorded, client_index, anchor_wall, anchor_t, auto_keys)
 
-    def _receive(self, connection: ServerConnection, index: int, expected: RecordedFrame) -> Optional[Any]:
+    def _next_client_frame(self, connection: ServerConnection, auto_keys: Set[str]) -> Any:
+        """The client's next frame that is not an automatic answer.
+
+        Raises:
+            TimeoutError: Nothing within the cassette's timeout.
+            websockets.exceptions.ConnectionClosed: The client closed.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            data = connection.recv(timeout=max(0.0, deadline - time.monotonic()))
+            if not auto_keys or message_key(parse_client_frame(data)) not in auto_keys:
+                return data
+
+    def _receive(self, connection: ServerConnection, index: int, expected: RecordedFrame,
+                 auto_keys: Set[str]) -> Optional[Any]:
         try:
-            return connection.recv(timeout=self._timeout)
+            return self._next_client_frame(connection, auto_keys)
         except TimeoutError:
             why = f"nothing arrived within {self._timeout:g} s"
         except _WsClosed:
@@ -278,13 +297,13 @@ class Cassette:
         return None
 
     def _finish(self, connection: ServerConnection, recorded: RecordedConnection, index: int,
-                anchor_wall: float, anchor_t: float) -> None:
+                anchor_wall: float, anchor_t: float, auto_keys: Set[str]) -> None:
         close = recorded.close or {"initiator": "client", "code": 1000, "reason": "", "t": anchor_t}
         initiator = close.get("initiator")
         if initiator == "client":
             # The recording ends with the client closing: anything else it sends is extra.
             try:
-                data = connection.recv(timeout=self._timeout)
+                data = self._next_client_frame(connection, auto_keys)
             except (_WsClosed, TimeoutError):
                 return
             self._fail(mismatch(index, None, data, "the recording has no more client frames", self.path),

@@ -35,6 +35,7 @@ class RecordedFrame:
         json: The decoded JSON message (audio may be elided), or None.
         raw: The frame as text or bytes when it was not JSON.
         line: Line number in the file (1-based), for messages.
+        auto: An automatic client answer (ElevenLabs ``pong``), not at a fixed place.
     """
 
     t: float
@@ -43,6 +44,7 @@ class RecordedFrame:
     json: Any = None
     raw: Union[str, bytes, None] = None
     line: int = 0
+    auto: bool = False
 
     @property
     def key(self) -> str:
@@ -130,7 +132,7 @@ def _frame(record: Dict[str, Any], line: int, path: str) -> RecordedFrame:
         raise CassetteError(f"{path}:{line}: a frame needs 'from' (client|server) and a numeric 't'")
     binary = record.get("frame") == "binary"
     if "json" in record:
-        return RecordedFrame(float(t), origin, binary, json=record["json"], line=line)
+        return RecordedFrame(float(t), origin, binary, json=record["json"], line=line, auto=record.get("auto") is True)
     if isinstance(record.get("base64"), str):
         return RecordedFrame(float(t), origin, binary, raw=base64.b64decode(record["base64"]), line=line)
     if isinstance(record.get("text"), str):

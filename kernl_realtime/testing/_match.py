@@ -6,7 +6,8 @@ Two strictnesses:
   Gemini's the set of top-level keys).
 * ``"content"`` (default): same type and same content, ignoring ``event_id`` and the
   bytes of audio payloads (only their presence is compared), so a client that sends
-  a different tool result or different text fails.
+  a different tool result or different text fails. ``source_info`` (the client
+  library's name and version) is ignored too, so cassettes survive upgrades.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any, List, Optional, Union
 from ..connection._record import ELIDED_AUDIO_KEY, elide_audio
 from ._format import RecordedFrame, describe
 
-__all__ = ["CassetteMismatch", "frame_difference", "mismatch", "parse_client_frame"]
+__all__ = ["CassetteMismatch", "frame_difference", "message_key", "mismatch", "parse_client_frame"]
 
-_IGNORED_KEYS = frozenset({"event_id"})
+# Top-level fields that legitimately differ between recording and replay: ids and the
+# client library's own version (ElevenLabs' source_info).
+_IGNORED_KEYS = frozenset({"event_id", "source_info"})
 
 
 class CassetteMismatch(AssertionError):
@@ -50,7 +53,7 @@ def parse_client_frame(data: Union[str, bytes]) -> Any:
         return None
 
 
-def _key(message: Any) -> str:
+def message_key(message: Any) -> str:
     if isinstance(message, dict):
         kind = message.get("type")
         if isinstance(kind, str):
@@ -104,7 +107,7 @@ def frame_difference(expected: RecordedFrame, data: Union[str, bytes], match: st
                 data.encode("utf-8") if isinstance(data, str) else data)
             return None if same or match == "type" else "the non-JSON frame differs"
         return "expected a JSON frame" if actual is None else "expected a non-JSON frame"
-    expected_key, actual_key = expected.key, _key(actual)
+    expected_key, actual_key = expected.key, message_key(actual)
     if expected_key != actual_key:
         return f"event type: expected {expected_key!r}, got {actual_key!r}"
     if match == "type":
