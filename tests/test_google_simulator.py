@@ -291,3 +291,26 @@ def test_a_recorded_gemini_session_replays_from_its_cassette(sim: Simulator, tmp
             conn.send(ItemCreateEvent(item=Message.user("Hello")))
             conn.send(ResponseCreateEvent())
             assert transcript(until(conn, "response.done")) == recorded == "You said: Hello."
+
+
+def test_a_socket_closed_mid_reply_ends_that_reply_and_resumes_from_the_last_handle() -> None:
+    # Replies stream at twice real time: the long one outlives the socket (closed 1.2 s after
+    # setup), the short one after the switch (0.4 s) does not.
+    with Simulator(api_key=KEY, speed=2.0, gemini_go_away_after=0.2, gemini_go_away_grace=1.0) as slow:
+        with model(slow).connect(timeout=5) as conn:
+            conn.send(ItemCreateEvent(item=Message.user("Tell me a long story about the sea and its ships")))
+            conn.send(ResponseCreateEvent())
+            events: List[Any] = []
+            for event in conn.events(timeout=10):
+                events.append(event)
+                if isinstance(event, ConnectionReconnected):
+                    break
+            kinds = [e.kind for e in events]
+            done = next(e for e in events if e.kind == "response.done")
+            # The reply outlived the socket: it ends failed (not silently), once, before the notice.
+            assert done.status.value == "failed" and kinds.count("response.done") == 1
+            assert done.provider_metadata == {"google": {"reason": "connection_lost"}}
+            assert events[-1].state_lost is False
+            conn.send(ItemCreateEvent(item=Message.user("Hi")))
+            conn.send(ResponseCreateEvent())
+            assert transcript(until(conn, "response.done")) == "You said: Hi."

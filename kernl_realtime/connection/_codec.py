@@ -119,6 +119,15 @@ class ProviderCodec(ABC):
         """True when nothing is in flight, so switching sockets now loses nothing."""
         return True
 
+    def abandon_in_flight(self) -> Sequence[Any]:
+        """Events that end what was in flight when the socket was lost.
+
+        Called on the reader thread before a reconnect, so that a response that will
+        never finish still gets its ``response.done`` (and pending tool calls their
+        ``tool.cancelled``) instead of leaving waiters hanging. Default: nothing.
+        """
+        return ()
+
     @abstractmethod
     def encode(self, event: Any) -> Sequence[WireMessage]:
         """Return the wire messages for a client event (usually exactly one).

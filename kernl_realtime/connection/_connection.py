@@ -1022,6 +1022,8 @@ class RealtimeConnection:
                 self._state = _State.RECONNECTING
                 self._notify("status", (TransportStatus.RECONNECTING,))
         self._drop_socket()
+        for event in self._codec.abandon_in_flight():
+            self._deliver(event)
         with self._interrupt_lock:
             self._playback.reset()
             self._responding = False

@@ -110,6 +110,11 @@ class GeminiCodec(ProviderCodec):
         """Nothing in flight: switching connections now loses nothing."""
         return self._decoder.idle
 
+    def abandon_in_flight(self) -> Sequence[Any]:
+        """A streaming turn ends ``failed`` and pending tool calls are cancelled: the new
+        socket resumes from the newest handle, which knows neither."""
+        return self._decoder.abandon()
+
     def opening_events(self) -> Sequence[Any]:
         """``setup`` (as a ``session.update`` of the full config) goes first, before anything else."""
         return (SessionUpdateEvent(config=self.session_config or RealtimeSessionConfig()),)

@@ -354,6 +354,16 @@ class ServerDecoder:
                 self._handle_current = True
         return events
 
+    def abandon(self) -> List[Any]:
+        """End the streaming turn (``failed``) and cancel pending calls; the socket is gone."""
+        events: List[Any] = []
+        self._end_turn(events, ResponseStatus.FAILED, {"google": {"reason": "connection_lost"}})
+        for call_id in list(self.pending_calls):
+            self.pending_calls.pop(call_id, None)
+            events.append(ToolCancelledEvent(call_id=call_id))
+        self._finish_input(events)
+        return events
+
     def _input_id(self) -> str:
         if self._input_item is None:
             self._input_item = f"item_{next(_ids)}"
