@@ -15,12 +15,14 @@ Protocol (exactly the OpenAI GA wire shapes the clients expect):
 * ``response.create`` → the stream selected by the URL path, which any client can set
   through its base URL: ``/bench/<mode>/<n>/<rate>/…`` (e.g. ``…/bench/burst/20000/0/v1/realtime``):
 
-  - ``burst``: ``response.created``, then ``n`` deltas as fast as the socket accepts them,
-    alternating ``response.output_audio.delta`` (40 ms of PCM16 24 kHz mono = 1920 bytes,
-    base64) and ``response.output_audio_transcript.delta``;
-  - ``paced``: ``response.created``, then ``n`` audio deltas at ``rate`` events/s on an
+  - ``burst``: ``response.created``, then ``n`` deltas as fast as the socket accepts them;
+  - ``paced``: ``response.created``, then ``n`` deltas at ``rate`` events/s on an
     absolute schedule (real-time audio is 25/s), starting at a random phase so that
     concurrent sessions are not aligned;
+
+  both in the audio-heavy mix a voice reply really has: three of every four deltas are
+  ``response.output_audio.delta`` (40 ms of PCM16 24 kHz mono = 1920 bytes, base64), the
+  fourth a ``response.output_audio_transcript.delta``;
 
   then ``response.done`` and a trailer ``{"type": "bench.send_times", "t": [...]}``.
 
@@ -141,6 +143,11 @@ def _transcript_delta(seq: int, t: float) -> bytes:
     ).encode("ascii")
 
 
+def _delta(seq: int, t: float) -> bytes:
+    """Delta ``seq`` of the audio-heavy mix: audio, audio, audio, transcript, ..."""
+    return _transcript_delta(seq, t) if seq % 4 == 3 else _audio_delta(seq, t)
+
+
 def parse_path(path: str) -> Tuple[str, int, float]:
     """``/bench/<mode>/<n>/<rate>/…`` → ``(mode, n, rate)``; anything else is a 1000-event burst."""
     parts = path.split("?", 1)[0].strip("/").split("/")
@@ -213,7 +220,7 @@ class _Session:
             batch = []
             t = monotonic()
             for _ in range(min(BURST_BATCH, self.n - seq)):
-                payload = _transcript_delta(seq, t) if seq & 1 else _audio_delta(seq, t)
+                payload = _delta(seq, t)
                 batch.append(_frame(payload))
                 times.append(t)
                 seq += 1
@@ -233,7 +240,7 @@ class _Session:
             if delay > 0:
                 await asyncio.sleep(delay)
             t = monotonic()
-            transport.write(_frame(_audio_delta(seq, t)))
+            transport.write(_frame(_delta(seq, t)))
             times.append(t)
             await conn.drain()
         return times
