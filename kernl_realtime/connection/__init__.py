@@ -3,7 +3,11 @@
 Rooms:
 
 * ``_connection`` — :class:`RealtimeConnection`, the threaded shell users hold.
-* ``_transport`` — the one module that knows websocket-client (open, frames, errors).
+* ``_transport`` — the one module that knows websocket-client (open, write, close);
+  ``_frames`` — the sans-I/O RFC 6455 parser the reader feeds.
+* ``_errors`` — :func:`map_errors`, the one place third-party errors (websocket-client,
+  requests, ``ssl``, ``socket``) become ours; ``_deadline`` — one time budget shared by
+  successive waits (close, handshake).
 * ``_http`` — REST calls (``authenticate()``), ``requests`` imported on first use.
 * ``_codec`` — the provider seam (:class:`ProviderCodec`, :class:`HandshakeRequest`),
   re-exported for provider authors by :mod:`kernl_realtime.providers.base`.
@@ -12,7 +16,8 @@ Rooms:
 * ``_record`` — the cassette writer behind ``RealtimeConnectOptions(record=...)``.
 
 The core imports :mod:`kernl_realtime.protocol` and :mod:`kernl_realtime.exceptions`,
-never a provider.
+never a provider (``tests/test_layers.py``). The public names below are imported on
+first use, so a provider that only needs the codec seam does not load websocket-client.
 """
 
 from __future__ import annotations

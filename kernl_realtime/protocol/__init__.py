@@ -1,10 +1,16 @@
 """Provider-agnostic realtime protocol: configs, items, tools, credentials, options and events.
 
 Mirrors kernl's ``@kernl-sdk/protocol`` realtime module (spec §2) with snake_case attributes
-and ``kind`` strings byte-identical to upstream. Configs, items, tools, credentials and
-options validate on construction and raise :class:`~kernl_realtime.exceptions.ConfigurationError`;
-events do not (they are built on the reader's hot path). JSON forms use kernl's camelCase keys:
-see ``to_dict()`` / ``from_dict()`` and :func:`event_to_dict` / :func:`event_from_dict`.
+and ``kind`` strings byte-identical to upstream. Configs, items, tools, credentials, options
+and events validate on construction and raise :class:`~kernl_realtime.exceptions.ConfigurationError`
+naming the field. JSON forms use kernl's camelCase keys: see ``to_dict()`` / ``from_dict()``
+and :func:`event_to_dict` / :func:`event_from_dict`.
+
+Rooms: ``_items``, ``_config``, ``_credentials``, ``_options``, ``_settings`` (keepalive,
+reconnect) hold the types; ``_event_base`` says what an event is, ``_events`` lists them;
+``_validation`` checks values against type hints, ``_json`` and ``_event_json`` are the JSON
+codec; ``_export`` makes public names report ``kernl_realtime`` as their module. This layer
+imports nothing of the package but :mod:`kernl_realtime.exceptions` (and the redaction helper).
 """
 
 from __future__ import annotations
