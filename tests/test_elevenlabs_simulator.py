@@ -298,3 +298,20 @@ def test_requests_is_only_used_for_the_signed_url(sim: Simulator) -> None:
     )
     assert reply.status_code == 200 and reply.json()["signed_url"].startswith("ws://")
     assert requests.get(f"{sim.elevenlabs_base_url}/v1/convai/conversation/get-signed-url", timeout=5).status_code == 401
+
+
+def test_client_side_context_activity_and_feedback(sim: Simulator) -> None:
+    model = elevenlabs.realtime(agent_id="agent_public", base_url=sim.elevenlabs_base_url)
+    with model.connect(timeout=5) as conn:
+        conn.send(elevenlabs.ContextualUpdateEvent("User is on the pricing page", context_id="page"))
+        conn.send(ItemCreateEvent(item=Message.system("User is a premium customer")))
+        conn.send(elevenlabs.UserActivityEvent())
+        conn.send(ItemCreateEvent(item=Message.user("Hello")))
+        answer = until(conn, "transcript.output")[-1]
+        conn.send(elevenlabs.FeedbackEvent(event_id=int(answer.id), score="like"))
+        sim.wait_for(lambda ms: any(m.get("type") == "feedback" for m in ms))
+    assert answer.text == "You said: Hello."  # context is background: no answer of its own
+    assert [m.get("type") for m in sim.received()[1:]] == [
+        "contextual_update", "contextual_update", "user_activity", "user_message", "feedback",
+    ]  # fmt: skip
+    assert sim.received()[1]["context_id"] == "page"

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Optional
 
+from ...protocol import ClientEvent
+
 __all__ = ["ContextualUpdateEvent", "FeedbackEvent", "UserActivityEvent"]
 
 
 @dataclass(frozen=True)
-class ContextualUpdateEvent:
+class ContextualUpdateEvent(ClientEvent):
     """Background information for the agent that does not interrupt it or ask for an answer
     (``contextual_update``). A plain ``Message.system(text)`` item is sent the same way.
 
@@ -30,7 +32,7 @@ class ContextualUpdateEvent:
 
 
 @dataclass(frozen=True)
-class UserActivityEvent:
+class UserActivityEvent(ClientEvent):
     """The user is present (typing, looking): holds off the agent and resets its inactivity
     timeout (``user_activity``)."""
 
@@ -41,7 +43,7 @@ class UserActivityEvent:
 
 
 @dataclass(frozen=True)
-class FeedbackEvent:
+class FeedbackEvent(ClientEvent):
     """Like or dislike an agent turn (``feedback``).
 
     Attributes:
