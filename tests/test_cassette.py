@@ -253,3 +253,41 @@ def test_elevenlabs_signed_url_session_replays_with_its_pings(tmp_path: Path) ->
         assert cassette.provider == "elevenlabs"
         replayed = elevenlabs_weather_call(cassette.model())  # a public-agent model: no key, no REST
     assert comparable(replayed) == comparable(live)
+
+
+# -- the agent layer: RealtimeSession(record=...) and the same agent replayed
+
+
+def weather_agent(temp: int) -> Any:
+    from kernl_realtime import RealtimeAgent, tool
+
+    @tool
+    def get_weather(city: str) -> Dict[str, int]:
+        """Current weather for a city."""
+        return {"temp_c": temp}
+
+    return RealtimeAgent("weather", instructions="Be brief.", tools=[get_weather])
+
+
+def ask_weather(model: Any, temp: int = 18, **kwargs: Any) -> Any:
+    from kernl_realtime import RealtimeSession
+
+    with RealtimeSession(weather_agent(temp), model=model, modalities=["text"], **kwargs) as session:
+        return session.ask("What is the weather in Paris?", timeout=10)
+
+
+def test_an_agent_session_records_and_replays(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "agent.jsonl"
+    live = ask_weather(MODELS["openai"](sim), record=str(path))
+    assert "18" in live.text
+    with Cassette(path) as cassette:
+        replayed = ask_weather(cassette.model())
+    assert replayed.text == live.text and replayed.status == live.status
+    cassette = Cassette(path, timeout=3)
+    try:
+        with pytest.raises(KernlRealtimeError):
+            ask_weather(cassette.model(), temp=30)  # the tool now answers differently
+    finally:
+        cassette.close()
+    with pytest.raises(CassetteMismatch, match="temp_c"):
+        cassette.check()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -85,14 +87,54 @@ def tool_cassette(sim: Simulator, tmp_path_factory: Any) -> "tuple[Path, List[An
 # -- talk ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ["openai", "xai", "google"])
+@pytest.mark.parametrize("provider", ["openai", "xai", "google", "elevenlabs"])
 def test_talk_in_text_mode_against_the_simulator(provider: str) -> None:
-    result = cli("talk", "--provider", provider, stdin="hello there\n\nwhat is up\n/quit\nnot sent\n")
+    # ElevenLabs ends an agent turn only after some silence: one turn is enough there.
+    said = ["hello there"] if provider == "elevenlabs" else ["hello there", "what is up"]
+    stdin = "\n\n".join(said) + "\n/quit\nnot sent\n"
+    result = cli("talk", "--provider", provider, "--sim-speed", "0", stdin=stdin)
     assert result.returncode == 0, result.stderr
-    assert "You said: hello there." in result.stdout and "You said: what is up." in result.stdout
-    assert "not sent" not in result.stdout
+    assert result.stdout.splitlines() == [f"assistant: You said: {text}." for text in said]
     assert "talking to the offline simulator" in result.stderr  # no key in the environment
     assert "[connected]" in result.stderr and "[closed]" in result.stderr
+
+
+def test_talk_shows_a_tool_call_in_the_status_line() -> None:
+    result = cli("talk", stdin="What time is it?\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("assistant: The get_time tool says ")
+    assert "[connected] tool running: get_time" in result.stderr.splitlines()
+
+
+def test_talk_in_voice_mode_uses_the_local_audio_channel(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    streams: List[Any] = []
+
+    class RawStream:  # PortAudio stands in: the channel opens one full-duplex stream
+        def __init__(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+            streams.append(self)
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    fake = types.ModuleType("sounddevice")
+    fake.RawStream = RawStream  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    for name in KEY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello there\n"))
+    assert main(["talk", "--provider", "openai", "--sim-speed", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert len(streams) == 1 and streams[0].kwargs["channels"] == 1
+    assert "speak or type" in err and "text mode" not in err
+    assert out.splitlines()[-1] == "assistant: You said: hello there."
 
 
 def test_talk_records_a_cassette_that_inspect_reads(tmp_path: Path) -> None:

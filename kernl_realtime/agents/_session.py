@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable, Iterator, List, Optional, TypeVar, overload
+from typing import Any, Callable, Iterator, List, Optional, TypeVar, Union, overload
 
 from ..exceptions import ConfigurationError, ConnectionClosedOK, KernlRealtimeError, ReceiveTimeout, UnsupportedEventError
 from ..protocol import (
@@ -93,6 +94,8 @@ class RealtimeSession:
         tool_timeout: Default seconds a tool may take (a tool's own ``timeout`` wins).
         tool_workers: Maximum tool calls running at once.
         connect_timeout: Seconds for the whole connect, confirmation included.
+        record: Write the session's wire frames to this cassette file (shorthand for
+            ``options=RealtimeConnectOptions(record=...)``; see ``kernl_realtime.testing``).
 
     Thread contract: every public method is thread-safe and may be called from a
     callback; callbacks run on the session's own dispatcher thread, in order.
@@ -116,6 +119,7 @@ class RealtimeSession:
         tool_timeout: Optional[float] = 60.0,
         tool_workers: int = 4,
         connect_timeout: float = 15.0,
+        record: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         if not isinstance(agent, RealtimeAgent):
             raise ConfigurationError(f"agent must be a RealtimeAgent, got {type(agent).__name__}", field="agent")
@@ -138,6 +142,8 @@ class RealtimeSession:
         self.context = context
         self._credential = credential
         self._options = options if options is not None else RealtimeConnectOptions()
+        if record is not None:
+            self._options = replace(self._options, record=record)
         self._turn_detection = turn_detection
         self._audio = audio
         self._modalities = modalities

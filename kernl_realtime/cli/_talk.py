@@ -5,30 +5,25 @@ answer streams to stdout (its text, or the transcript of its speech). A status l
 stderr says what is happening (connected, speaking, tool call, closed). With no API key
 in the environment the embedded simulator stands in, so ``talk`` works offline.
 
-Voice mode (the ``audio`` extra and the agents' local audio channel): microphone in,
-speaker out, transcripts on stdout. Without them ``talk`` falls back to text and says so.
+Voice mode (the ``audio`` extra with PortAudio): microphone in, speaker out through
+:class:`~kernl_realtime.channels.LocalAudioChannel`, transcripts on stdout, and typed lines
+still work. Without the extra ``talk`` falls back to text and says so. Either way the
+session runs a ``get_time`` tool, so tool calls show in the status line. Ctrl-D or
+Ctrl-C ends the conversation.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import datetime
 import json
 import sys
 import threading
 from typing import Any, Optional, TextIO
 
+from ..agents import RealtimeAgent, RealtimeSession, tool
 from ..exceptions import KernlRealtimeError
-from ..protocol import (
-    ItemCreateEvent,
-    Message,
-    RealtimeConnectOptions,
-    RealtimeSessionConfig,
-    ResponseCreateEvent,
-    TransportStatus,
-    VoiceConfig,
-    event_to_dict,
-)
+from ..protocol import TransportStatus, event_to_dict
 from ..providers._registry import PROVIDERS, ProviderInfo, provider_info
 from ._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Status
 
@@ -54,6 +49,8 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--instructions", default=None, help="system instructions for the session")
     parser.add_argument("--text", action="store_true", help="text mode even when voice is available")
     parser.add_argument("--simulate", action="store_true", help="use the offline simulator even with a key")
+    parser.add_argument("--sim-speed", type=float, default=1.0,
+                        help="the simulator's pacing: 1.0 real time (default), 0 as fast as possible")
     parser.add_argument("--record", default=None, metavar="FILE", help="record the session to a cassette")
     parser.add_argument("--json", action="store_true", help="print every server event as a JSON line")
     parser.add_argument("--quiet", action="store_true", help="no status line on stderr")
@@ -61,14 +58,12 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _voice_available() -> bool:
-    """True when the audio extra and a local audio channel are installed."""
-    if importlib.util.find_spec("sounddevice") is None:
-        return False
+    """True when the audio extra works here (sounddevice imports and finds PortAudio)."""
     try:
-        from .. import channels  # noqa: F401 - presence check
-    except ImportError:
+        import sounddevice  # noqa: F401 - presence check; loads PortAudio
+    except (ImportError, OSError):
         return False
-    return hasattr(channels, "LocalAudioChannel")
+    return True
 
 
 class _Printer:
@@ -82,7 +77,7 @@ class _Printer:
         self.closed = threading.Event()
         self.failure: Optional[str] = None
         self._line_open = False
-        self._got_text = False
+        self._got_text = self._got_delta = self._called_tool = False
 
     def on_event(self, event: Any) -> None:
         if self.as_json:
@@ -90,14 +85,19 @@ class _Printer:
             self.out.flush()
         kind = event.kind
         if kind == "response.created":
-            self._got_text = False
+            self._got_text = self._got_delta = self._called_tool = False
             self.status.set("[connected] assistant speaking")
         elif kind in ("text.output.delta", "transcript.output.delta"):
             if kind == "transcript.output.delta" and self._got_text:
                 return  # the text stream is already shown
             self._got_text = self._got_text or kind == "text.output.delta"
+            self._got_delta = True
             self._write(event.delta)
+        elif kind in ("text.output", "transcript.output") and not self._got_delta:
+            self._write(event.text)  # a provider that sends whole texts only (ElevenLabs)
+            self._got_delta = True
         elif kind == "tool.call":
+            self._called_tool = True
             self.status.set(f"[connected] tool running: {event.tool_id}")
         elif kind == "speech.started":
             self.status.set("[connected] user speaking")
@@ -109,7 +109,8 @@ class _Printer:
         elif kind == "response.done":
             self._end_line()
             self.status.set("[connected] listening")
-            self.turn_done.set()
+            if not self._called_tool:  # after a tool call the model goes on with the result
+                self.turn_done.set()
 
     def on_error(self, error: Any) -> None:
         self._end_line()
@@ -149,74 +150,85 @@ def _open_model(info: ProviderInfo, args: argparse.Namespace, status: Status) ->
     attr = info.simulator_attr
     if attr is None or not hasattr(Simulator, attr):
         raise LookupError(f"no {' or '.join(info.key_envs)} set, and the simulator does not speak {info.display_name}")
-    sim = Simulator(speed=1.0, record_messages=False).start()
+    sim = Simulator(speed=args.sim_speed, record_messages=False).start()
     reason = "--simulate" if args.simulate else f"no {info.key_envs[0]} set"
     status.set(f"[simulator] {reason}: talking to the offline simulator")
-    return info.model(args.model, api_key="kernl-simulator", base_url=getattr(sim, attr)), sim
+    model = info.model(args.model or info.example_model or None, api_key="kernl-simulator",
+                       base_url=getattr(sim, attr))
+    return model, sim
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a text conversation on stdin/stdout."""
+    """Run a conversation: typed lines always, plus microphone and speaker in voice mode."""
     status = Status(quiet=args.quiet)
     info = provider_info(args.provider)
     if not info.available:
         print(f"error: provider {info.name!r} is not available in this version", file=sys.stderr)
         return EXIT_USAGE
-    if not args.text and not _voice_available():
-        status.set("[text] voice needs the audio extra (pip install 'kernl-realtime[audio]'); text mode")
+    voice = not args.text and _voice_available()
+    if not args.text and not voice:
+        status.set("[text] voice needs the audio extra and PortAudio (pip install -e '.[audio]'); text mode")
     try:
         model, sim = _open_model(info, args, status)
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _converse(model, args, status)
+        return _converse(model, args, status, voice)
     finally:
         if sim is not None:
             sim.close()
 
 
-def _converse(model: Any, args: argparse.Namespace, status: Status) -> int:
-    config = RealtimeSessionConfig(
-        instructions=args.instructions,
-        voice=VoiceConfig(voice_id=args.voice) if args.voice else None,
-        modalities=["text"],
-    )
-    options = RealtimeConnectOptions(session_config=config, pull=False, record=args.record)
+@tool
+def get_time() -> str:
+    """The current local time (a tool, so talk can show tool calls)."""
+    return datetime.datetime.now().strftime("%H:%M")
+
+
+def _converse(model: Any, args: argparse.Namespace, status: Status, voice: bool) -> int:
+    agent = RealtimeAgent("talk", instructions=args.instructions or "", tools=[get_time], voice=args.voice)
+    channel = None
+    if voice:
+        from ..channels import LocalAudioChannel
+
+        channel = LocalAudioChannel()
+    session = RealtimeSession(agent, model=model, channel=channel, modalities=None if voice else ["text"],
+                              record=args.record)
     printer = _Printer(sys.stdout, status, args.json)
+    session.on("event", printer.on_event)
+    session.on("error", printer.on_error)
+    session.on("status", printer.on_status)
     status.set(f"[connecting] {model.provider} {model.model_id}")
     try:
-        conn = model.connect(options)
+        session.connect()
     except KernlRealtimeError as exc:
         print(f"error: could not connect: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    conn.on("event", printer.on_event)
-    conn.on("error", printer.on_error)
-    conn.on("status", printer.on_status)
-    status.set(f"[connected] {model.provider} {model.model_id}; type a message (Ctrl-D to end)")
+    mode = "speak or type" if voice else "type a message"
+    status.set(f"[connected] {model.provider} {model.model_id}; {mode} (Ctrl-D to end)")
     try:
         for line in sys.stdin:
             text = line.strip()
             if not text:
                 continue
-            if text in _QUIT:
-                break
-            if printer.closed.is_set():
+            if text in _QUIT or printer.closed.is_set():
                 break
             printer.turn_done.clear()
             try:
-                conn.send(ItemCreateEvent(item=Message.user(text)))
-                conn.send(ResponseCreateEvent())
+                session.send_message(text, respond=True)
             except KernlRealtimeError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_FAILURE
             if not printer.turn_done.wait(_RESPONSE_TIMEOUT):
                 print(f"error: no answer within {_RESPONSE_TIMEOUT:g} s", file=sys.stderr)
                 return EXIT_FAILURE
+    except KeyboardInterrupt:  # Ctrl-C ends the conversation like Ctrl-D
+        pass
     finally:
-        conn.close()
+        session.close()
         status.clear()
-    info = conn.close_info
+    info = session.connection.close_info if session.connection is not None else None
     if info is not None and info.error is not None and info.initiator != "client":
         print(f"error: the connection ended: {info.error}", file=sys.stderr)
         return EXIT_FAILURE
