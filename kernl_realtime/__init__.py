@@ -134,6 +134,11 @@ if _typing.TYPE_CHECKING:
         RealtimeConnection,
         ReconnectAttempt,
         RecordingWarning,
+        DeliveryStalled,
+        DeliveryStalledWarning,
+        ExceptHookArgs,
+        set_excepthook,
+        excepthook,
     )
     from .providers.base import (
         RealtimeModel,
@@ -181,7 +186,12 @@ __all__ = [
     "ConnectTimeout",
     "CredentialExpiredError",
     "DataPart",
+    "DeliveryStalled",
+    "DeliveryStalledWarning",
+    "ExceptHookArgs",
     "enable_debug_logging",
+    "excepthook",
+    "set_excepthook",
     "event_from_dict",
     "event_to_dict",
     "FilePart",
@@ -307,7 +317,10 @@ _EXPORTS: "dict[str, tuple[str, ...]]" = {
     ),
     ".connection": (
         "CloseInfo", "ConnectionReconnected", "ConnectionStats", "RealtimeConnection", "ReconnectAttempt",
-        "RecordingWarning",
+        "RecordingWarning", "DeliveryStalled", "DeliveryStalledWarning", "ExceptHookArgs", "set_excepthook",
+        # kernl_realtime.excepthook: called for every error nobody handles (prints it to stderr);
+        # replace it by assignment or with set_excepthook() (None restores the default).
+        "excepthook",
     ),
     ".providers.base": (
         "RealtimeModel",

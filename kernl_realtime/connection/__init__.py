@@ -31,9 +31,12 @@ if TYPE_CHECKING:
     from ._reconnect import ConnectionReconnected, ReconnectAttempt
     from ._record import RecordingWarning
     from ._stats import ConnectionStats
+    from ._excepthook import ExceptHookArgs, excepthook, set_excepthook
+    from ._stall import DeliveryStalled, DeliveryStalledWarning
 
 __all__ = ["RealtimeConnection", "CloseInfo", "ConnectionStats", "ConnectionReconnected", "ReconnectAttempt",
-           "RecordingWarning"]
+           "RecordingWarning", "DeliveryStalled", "DeliveryStalledWarning", "ExceptHookArgs", "excepthook",
+           "set_excepthook"]
 
 # Imported on first use: a provider needs the codec seam long before it needs the
 # websocket-client machinery behind RealtimeConnection.
@@ -44,6 +47,11 @@ _HOMES = {
     "ConnectionReconnected": "._reconnect",
     "ReconnectAttempt": "._reconnect",
     "RecordingWarning": "._record",
+    "DeliveryStalled": "._stall",
+    "DeliveryStalledWarning": "._stall",
+    "ExceptHookArgs": "._excepthook",
+    "excepthook": "._excepthook",
+    "set_excepthook": "._excepthook",
 }
 
 

@@ -12,6 +12,24 @@ Threads (all daemon, all owned and joined by the connection, none ever joins its
 
 Writes from any thread go through one lock (also installed as websocket-client's
 own send lock, so pongs and close frames share it); JSON is serialised outside it.
+
+Delivery rule (see the README's threading section): each path holds what arrives
+before its first consumer. With the default ``pull=None`` the first consumer decides:
+the pull queue is fed until callbacks have consumed ``max_queue`` events while
+``recv()`` was never called, then it is switched off (``recv()`` then raises a
+``ConfigurationError`` that says why); the callback hold is dropped once it is full
+while ``recv()`` consumes and no callback exists. Only the reader ever waits for
+queue space; every other thread queues notifications past the bound.
+
+Locks, in the only order in which they may nest (outer first)::
+
+    _state_lock  ->  _write_lock  ->  (websocket-client's send, which is _write_lock)
+    _route_lock, _interrupt_lock, Dispatcher._lock, BoundedQueue._lock: leaves, never nested
+
+Rule: never wait on a queue, a socket read, an Event, a thread or user code while
+holding any of them. The one exception is ``_write_lock``, held while a frame is
+written (bounded by ``send_timeout``); it is taken with a timeout or non-blocking
+(keepalive) wherever waiting could stall the reader.
 """
 
 from __future__ import annotations
@@ -29,7 +47,8 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequenc
 
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._deadline import Deadline
-from ._dispatch import Dispatcher, is_error_handled
+from ._dispatch import Dispatcher, check_callback_name, is_error_handled
+from ._excepthook import report_unhandled
 from ._keepalive import KeepAliveClock
 from .._logging import summarize_message
 from ._playback import PlaybackTracker
@@ -37,6 +56,7 @@ from ._queue import BoundedQueue, QueueClosed, QueueEmpty
 from ._record import Recorder
 from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectBudget, ReconnectHook, reconnect_wanted
 from ..protocol._export import export_from_root
+from ._stall import DeliveryStalled, StallTracker, warn_stalled
 from ..protocol._settings import KeepAlive, ReconnectPolicy
 from ._stats import ConnectionStats, StatsRecorder
 from ._close import CloseInfo, classify_close, closed_error
@@ -107,7 +127,7 @@ class ConnectionSettings:
     """
 
     max_queue: int
-    pull: bool
+    pull: Optional[bool]
     keepalive: KeepAlive
     max_frame_size: Optional[int]
     send_timeout: float
@@ -215,8 +235,28 @@ def _open_recorder(
     )
 
 
+def _shutdown_quietly(ws: Any) -> None:
+    """Shut ``ws``'s socket down (both directions) so blocked reads and writes wake up."""
+    sock = getattr(ws, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _StopReading(Exception):
-    """Unwinds the reader when close() was called while it waited for queue space."""
+    """Unwinds the reader when close() was called while it waited for queue space.
+
+    Private control flow: raised only on the reader thread and caught by ``_run_reader``.
+    """
+
+
+# States of the pull path (see the delivery rule in the module docstring).
+_PULL_HOLD = "hold"  # pull=None, no consumer decided yet: fed, recv() allowed
+_PULL_ON = "on"  # fed; recv() allowed
+_PULL_OFF = "off"  # not fed; recv() raises ConfigurationError
 
 
 class _SwitchSocket(Exception):
@@ -300,11 +340,23 @@ class RealtimeConnection:
         self._not_reconnecting.set()
         self._barge_in_hook: Optional[Callable[[], Optional[float]]] = None
 
-        self._pull = settings.pull
+        # Delivery routing (see the module docstring): _route_lock guards the decisions.
+        self._route_lock = threading.Lock()
+        self._pull_state = {True: _PULL_ON, False: _PULL_OFF}.get(settings.pull, _PULL_HOLD)  # type: ignore[arg-type]
+        self._pull_used = False
         self._queue: BoundedQueue[Any] = BoundedQueue(settings.max_queue)
         self._dispatcher = Dispatcher(
-            f"kernl-realtime-{provider}-dispatcher-{self._id}", settings.max_queue, self._log_prefix
+            f"kernl-realtime-{provider}-dispatcher-{self._id}",
+            settings.max_queue,
+            f"{provider}#{self._id}",
+            self._pull_raises_errors,
+            # pull=True: callbacks see events from their registration on; otherwise
+            # what arrives before the first on() is held for it.
+            hold=settings.pull is not True,
         )
+        self._stall = StallTracker()
+        # The websocket a reconnect is opening, so that close() can abort it.
+        self._connecting_ws: Optional["websocket.WebSocket"] = None
         self._stats = StatsRecorder()
         self._recorder: Optional[Recorder] = None
 
@@ -593,6 +645,9 @@ class RealtimeConnection:
         with self._write_lock:
             if self._close_requested or self._state is _State.CLOSED:
                 raise self._closed_error()
+            failure = self._pending_failure
+            if failure is not None:
+                raise ConnectionClosedError(f"the connection failed: {failure}", code=1006) from failure
             if self._recorder is not None:
                 self._recorder.client_frames(payloads)
             try:
@@ -611,6 +666,20 @@ class RealtimeConnection:
                 raise ConnectionClosedError(
                     f"could not send: the connection is broken ({exc.__class__.__name__})", code=1006
                 ) from exc
+            except BaseException as exc:
+                # KeyboardInterrupt (a notebook's stop button) or any other exception in
+                # the middle of a write may leave half a frame on the wire: the stream
+                # is corrupt, so the connection fails loudly instead of sending on.
+                self._fail_async(
+                    ConnectionClosedError(
+                        f"a send was interrupted by {exc.__class__.__name__} while writing a frame; "
+                        "the WebSocket stream may hold half a frame, so the connection was closed "
+                        "(open a new one)",
+                        code=1006,
+                        reason="send interrupted",
+                    )
+                )
+                raise
             self._stats.record_sent(len(payloads), sum(map(len, payloads)))
 
     # -- mute / interrupt ---------------------------------------------------------------
@@ -692,8 +761,10 @@ class RealtimeConnection:
         Names: ``"event"`` (every server event), an event kind such as
         ``"transcript.output.delta"`` (events of that kind), ``"status"``
         (``TransportStatus``), ``"error"`` (a :class:`KernlRealtimeError`),
-        ``"interrupted"`` (no arguments), ``"*"`` (every notification as
-        ``fn(name, *args)``).
+        ``"interrupted"`` (no arguments), ``"reconnecting"``/``"reconnected"``,
+        ``"stalled"`` (a :class:`DeliveryStalled` notice), ``"*"`` (every notification
+        as ``fn(name, *args)``). Events that arrived before the first callback was
+        registered are held for it (see the delivery rule in the README).
 
         Callbacks run on the connection's dispatcher thread, in arrival order; a slow
         callback delays later callbacks (not the reader, up to the queue bound). A
@@ -703,15 +774,11 @@ class RealtimeConnection:
 
         Returns:
             ``fn`` (so the decorator form leaves the function usable).
-        """
-        if fn is None:
-            def decorator(func: F) -> F:
-                self._dispatcher.add(name, func, once=False)
-                return func
 
-            return decorator
-        self._dispatcher.add(name, fn, once=False)
-        return fn
+        Raises:
+            ConfigurationError: ``name`` is not a callback name (with a "did you mean").
+        """
+        return self._register(name, fn, once=False)
 
     @overload
     def once(self, name: str) -> Callable[[F], F]: ...
@@ -721,38 +788,67 @@ class RealtimeConnection:
 
     def once(self, name: str, fn: Optional[F] = None) -> Any:
         """Like :meth:`on`, but the callback is removed after its first call."""
+        return self._register(name, fn, once=True)
+
+    def _register(self, name: str, fn: Optional[F], once: bool) -> Any:
+        check_callback_name(name)  # before the decorator form, so a typo fails at once
         if fn is None:
             def decorator(func: F) -> F:
-                self._dispatcher.add(name, func, once=True)
+                self._add_callback(name, func, once)
                 return func
 
             return decorator
-        self._dispatcher.add(name, fn, once=True)
+        self._add_callback(name, fn, once)
         return fn
 
-    def off(self, name: str, fn: Callable[..., Any]) -> None:
-        """Unregister a callback; unknown callbacks are ignored. Thread-safe."""
+    def _add_callback(self, name: str, fn: Callable[..., Any], once: bool) -> None:
+        self._dispatcher.add(name, fn, once=once)
+        # A reader waiting on a full, unread pull queue re-checks the delivery rule now.
+        self._queue.wake_putters()
+
+    def off(self, name: str, fn: Optional[Callable[..., Any]] = None) -> None:
+        """Unregister ``fn`` from ``name``; without ``fn``, every callback of ``name``.
+
+        Unknown callbacks are ignored (so a notebook cell can run ``off`` then ``on``
+        again). Thread-safe.
+
+        Raises:
+            ConfigurationError: ``name`` is not a callback name (with a suggestion).
+        """
         self._dispatcher.remove(name, fn)
 
     def _notify(self, name: str, args: tuple) -> None:
-        """Queue a notification for the callbacks, waiting while their queue is full.
+        """Queue a notification for the callbacks.
 
-        On the reader the wait is backpressure (and ends when close() is called); any
-        other thread gives up once the connection is closing.
+        Only the reader waits while their queue is full (that is backpressure); any
+        other thread — a callback calling ``interrupt()``, a user thread — queues past
+        the bound, so it never waits on the dispatcher it may itself be running on.
         """
         dispatcher = self._dispatcher
-        while not dispatcher.submit(name, args, self._tick):
-            if threading.current_thread() is self._reader:
-                self._on_backpressure()
-            elif self._close_requested:
-                return
+        if dispatcher.submit(name, args, 0):
+            return
+        if threading.current_thread() is not self._reader:
+            dispatcher.force_submit(name, args)
+            return
+        self._wait_for_space("callbacks", lambda timeout: dispatcher.submit(name, args, timeout))
 
     def _report_error(self, error: KernlRealtimeError) -> None:
         """Deliver a local error (not a server event) to error callbacks and pullers."""
         logger.debug("%s error: %s", self._log_prefix, error)
+        self._report_if_nobody_can_see(error)
         self._notify("error", (error,))
-        if self._pull:
+        if self._pull_state is not _PULL_OFF:
             self._put_pull(_Raise(error))
+
+    def _report_if_nobody_can_see(self, error: KernlRealtimeError) -> None:
+        """Pass ``error`` to the excepthook at once when no path could ever show it:
+        the pull API is off and not a single callback is registered."""
+        if self._pull_state is _PULL_OFF and not self._dispatcher.active:
+            report_unhandled(error, f"{self._provider}#{self._id}", "error with pull off and no callbacks")
+
+    def _pull_raises_errors(self) -> bool:
+        """True when unhandled errors reach the user through ``recv()``."""
+        return self._pull_used and self._pull_state is _PULL_ON
 
     # -- pulling ------------------------------------------------------------------------
 
@@ -794,8 +890,8 @@ class RealtimeConnection:
             yield item
 
     def _next(self, timeout: Optional[float]) -> Any:
-        if not self._pull:
-            raise ConfigurationError("the pull API is disabled for this connection (pull=False)", field="pull")
+        if not self._pull_used:
+            self._begin_pulling()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -815,13 +911,105 @@ class RealtimeConnection:
                 raise item.error
             return item
 
+    def _begin_pulling(self) -> None:
+        """The first ``recv()``/iteration: the pull path is now consumed (or refused)."""
+        with self._route_lock:
+            state = self._pull_state
+            if state is _PULL_HOLD:
+                self._pull_state = state = _PULL_ON
+            if state is _PULL_ON:
+                self._pull_used = True
+                # recv() came first: later callbacks start from their registration.
+                self._dispatcher.drop_hold()
+                return
+        if self._settings.pull is False:
+            raise ConfigurationError(
+                "the pull API is disabled for this connection (pull=False); use callbacks, or connect "
+                "without pull=False to use recv()/iteration",
+                field="pull",
+            )
+        raise ConfigurationError(
+            f"recv()/iteration cannot start now: callbacks consumed the first {self._queue.maxsize} events "
+            "while recv() was never called, so this connection delivers to callbacks only (an unread pull "
+            "queue would have stalled them). To use both, connect with RealtimeConnectOptions(pull=True) "
+            "and start calling recv() before the queue fills.",
+            field="pull",
+        )
+
     def _put_pull(self, item: Any) -> None:
         queue = self._queue
         try:
-            while not queue.put(item, self._tick):
-                self._on_backpressure()
+            if not queue.put(item, 0):
+                self._wait_for_space("pull", lambda timeout: queue.put(item, timeout))
         except QueueClosed:
             pass
+
+    def _wait_for_space(self, which: str, put: Callable[[float], bool]) -> None:
+        """Reader only: wait until ``put`` succeeds, the delivery rule switches the full
+        path off, or close() is called (then unwind with ``_StopReading``).
+
+        Time spent here is our consumer's fault, not the peer's, so it does not count
+        against the keepalive timeout; a wait longer than a few seconds is reported.
+        """
+        started = time.monotonic()
+        try:
+            while True:
+                if self._close_requested:
+                    raise _StopReading()
+                if which == "pull" and self._switch_pull_off():
+                    return
+                if which == "callbacks" and self._drop_callback_hold():
+                    return
+                if put(self._tick):
+                    return
+                now = time.monotonic()
+                self._keepalive.excuse(now)
+                self._read_ahead()  # codecs with auto-replies must still answer the peer
+                waited = self._stall.waiting(now, started)
+                if waited is not None:
+                    self._report_stall(which, waited)
+        finally:
+            self._stall.done(time.monotonic(), self._log_prefix)
+
+    def _switch_pull_off(self) -> bool:
+        """Default mode, pull queue full, callbacks registered, recv() never used:
+        the connection is callback-only from now on. True if it switched."""
+        if self._pull_state is not _PULL_HOLD or not self._dispatcher.active:
+            return False
+        with self._route_lock:
+            if self._pull_state is not _PULL_HOLD:
+                return False
+            self._pull_state = _PULL_OFF
+        self._queue.clear()
+        logger.debug("%s callbacks consumed %d events without recv(): pull switched off", self._log_prefix, self._queue.maxsize)
+        return True
+
+    def _drop_callback_hold(self) -> bool:
+        """Callback queue full with no callback registered while recv() consumes (a
+        race with the first recv()): later callbacks start from their registration."""
+        return self._pull_used and self._dispatcher.drop_hold()
+
+    def _report_stall(self, which: str, waited: float) -> None:
+        dispatcher = self._dispatcher
+        max_queue = self._queue.maxsize
+        if not self._pull_used and not dispatcher.active:
+            cause = (
+                f"nothing consumes this connection's events: {max_queue} are waiting and neither "
+                "recv()/iteration nor on() has been used since connect()"
+            )
+            fix = "iterate the connection (for event in conn) or register callbacks with conn.on(...)"
+        elif which == "pull" and not self._pull_used:
+            cause = f"the pull queue is full ({max_queue} events) and recv() is never called, but pull=True was passed"
+            fix = "call recv()/iterate the connection, or connect without pull=True to use callbacks only"
+        elif which == "pull":
+            cause = f"recv()/iteration has not taken an event for {waited:.1f} s and the pull queue is full ({max_queue} events)"
+            fix = "call recv() more often (or from a dedicated thread), or raise max_queue"
+        else:
+            cause = f"a callback is slow: the callback queue has been full ({max_queue} events) for {waited:.1f} s"
+            fix = "return from callbacks quickly and hand slow work (I/O, sleeps, model calls) to another thread"
+        notice = DeliveryStalled(queue=which, seconds=round(waited, 1), cause=cause, fix=fix)
+        warn_stalled(self._log_prefix, notice)
+        dispatcher.force_submit("stalled", (notice,))
 
     # -- closing ------------------------------------------------------------------------
 
@@ -852,15 +1040,28 @@ class RealtimeConnection:
             if self._state is not _State.CLOSED:
                 self._state = _State.CLOSING
         self._close_event.set()
+        # A reader waiting for queue space gives up at once (and sees the close).
+        self._queue.stop_waiting()
+        self._dispatcher.queue.stop_waiting()
         current = threading.current_thread()
-        if first:
+        reconnecting = self._state is _State.RECONNECTING
+        if reconnecting:
+            self._abort_socket()  # no session to close gracefully; stop the upgrade
+        elif first:
             logger.debug("%s closing (code %d)", self._log_prefix, code)
             # Half the budget at most for the write lock: if a send is stuck on a peer
             # that does not read, the rest is needed to force the socket down and join.
             self._send_close_frame(code, reason, deadline.share(0.5))
         if current is not self._reader:
             # Leave a fifth of the budget for the forced path below.
-            if not self._reader_done.wait(deadline.share(0.8).remaining()):
+            grace = deadline.share(0.8)
+            while not self._reader_done.wait(min(0.05, grace.remaining())):
+                if grace.expired():
+                    break
+                if self._state is _State.RECONNECTING:
+                    # The upgrade's socket may have appeared since the last look.
+                    self._abort_socket()
+            if not self._reader_done.is_set():
                 self._abort_socket()
                 self._reader_done.wait(deadline.remaining())
             self._reader.join(deadline.remaining())
@@ -902,20 +1103,21 @@ class RealtimeConnection:
             self._write_lock.release()
 
     def _abort_socket(self) -> None:
-        """Shut the socket down so a blocked reader or writer wakes up at once."""
-        sock = self._ws.sock
-        if sock is None:
-            return
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        """Shut the socket down so a blocked reader or writer wakes up at once (also
+        the one a reconnect is opening: its upgrade then fails at once)."""
+        _shutdown_quietly(self._ws)
+        connecting = self._connecting_ws
+        if connecting is not None:
+            _shutdown_quietly(connecting)
 
     def _fail_async(self, error: KernlRealtimeError) -> None:
-        """Record a fatal error and make the reader end the connection with it."""
-        with self._state_lock:
-            if self._pending_failure is None:
-                self._pending_failure = error
+        """Record a fatal error and make the reader end the connection with it.
+
+        Called with ``_write_lock`` held, so it takes no other lock (the first failure
+        wins; a concurrent second one is equally true).
+        """
+        if self._pending_failure is None:
+            self._pending_failure = error
         self._abort_socket()
 
     def _closed_error(self) -> ConnectionClosed:
@@ -930,15 +1132,22 @@ class RealtimeConnection:
                 code, reason, error = self._read_one_socket()
                 if not self._should_reconnect(code, error):
                     break
-                resumed, failure = self._reconnect(error or ConnectionClosedError(
-                    f"{self._provider} closed the connection (code {code}: {reason or 'no reason'})",
-                    code=code,
-                    reason=reason,
-                ))
+                try:
+                    resumed, failure = self._reconnect(error or ConnectionClosedError(
+                        f"{self._provider} closed the connection (code {code}: {reason or 'no reason'})",
+                        code=code,
+                        reason=reason,
+                    ))
+                except _StopReading:  # close() while a notice waited for queue space
+                    resumed, failure = False, None
                 if not resumed:
                     if failure is not None and not self._close_requested:
                         code, reason, error = 1006, f"reconnect failed: {failure}", failure
                     break
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape the reader thread
+            code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
+            logger.debug("%s reader failed", self._log_prefix, exc_info=True)
+            report_unhandled(exc, f"{self._provider}#{self._id}", "the connection's reader thread")
         finally:
             self._finish(code, reason, error)
 
@@ -968,7 +1177,8 @@ class RealtimeConnection:
             code, reason = 1000, "moving to a new socket to resume the session"
             self._send_close_frame(1000, "resuming elsewhere", Deadline(_CLOSE_FRAME_SECONDS))
         except Exception as exc:  # noqa: BLE001 - a bug must end the connection loudly, not silently
-            logger.exception("%s reader failed unexpectedly", self._log_prefix)
+            logger.debug("%s reader failed unexpectedly", self._log_prefix, exc_info=True)
+            report_unhandled(exc, f"{self._provider}#{self._id}", "the connection's reader thread")
             code, reason, error = 1011, f"internal error in the reader: {exc!r}", ProtocolError(str(exc))
         pending = self._pending_failure
         if pending is not None:
@@ -1015,12 +1225,15 @@ class RealtimeConnection:
         with self._state_lock:
             if self._close_requested:
                 return False, None
-            if self._state is not _State.RECONNECTING:
+            first_attempt = self._state is not _State.RECONNECTING
+            if first_attempt:
                 self._budget.session_lost(time.monotonic(), policy)
                 self._previous_session_id = self._session_id
                 self._not_reconnecting.clear()
                 self._state = _State.RECONNECTING
-                self._notify("status", (TransportStatus.RECONNECTING,))
+        if first_attempt:
+            # Outside the lock: the reader may wait here for callback queue space.
+            self._notify("status", (TransportStatus.RECONNECTING,))
         self._drop_socket()
         for event in self._codec.abandon_in_flight():
             self._deliver(event)
@@ -1062,12 +1275,17 @@ class RealtimeConnection:
                     write_lock=self._write_lock,
                     tick=self._tick,
                     io_timeout=self._settings.send_timeout,
+                    created=self._track_connecting,
                 )
             except KernlRealtimeError as exc:
+                if self._close_requested:
+                    return False, None  # close() aborted the upgrade
                 last_error = exc
                 if not exc.retriable:
                     return False, exc
                 continue
+            finally:
+                self._connecting_ws = None
             with self._state_lock:
                 if self._close_requested:
                     ws.shutdown()
@@ -1087,6 +1305,12 @@ class RealtimeConnection:
                 self._send_event(event)
             return True, None
         return False, last_error
+
+    def _track_connecting(self, ws: "websocket.WebSocket") -> None:
+        """Remember the websocket a reconnect is opening, so close() can abort it."""
+        self._connecting_ws = ws
+        if self._close_requested:
+            _shutdown_quietly(ws)
 
     def _drop_socket(self) -> None:
         try:
@@ -1301,8 +1525,10 @@ class RealtimeConnection:
         hook = self._bookkeeping.get(event.kind)
         if hook is not None:
             self._run_bookkeeping(hook, event)
-        if self._pull:
+        if self._pull_state is not _PULL_OFF:
             self._put_pull(event)
+        elif event.kind == "session.error" and isinstance(event.error, BaseException):
+            self._report_if_nobody_can_see(event.error)
         self._notify("event", (event,))
         if not self._handshake_done.is_set():
             # After delivery, so that notices the handshake emits follow the event.
@@ -1340,7 +1566,7 @@ class RealtimeConnection:
             logger.debug("%s reconnected (conversation %s)", self._log_prefix,
                          "resumed" if self._resuming else "lost on the server side")
             self._notify("reconnected", (notice,))
-            if self._pull:
+            if self._pull_state is not _PULL_OFF:
                 self._put_pull(notice)
 
     # -- bookkeeping (reader thread) ------------------------------------------------------
@@ -1492,15 +1718,6 @@ class RealtimeConnection:
         self._absorb_writer_ping()
         self._keepalive.pong_received(now)
         self._stats.last_ping_rtt = self._keepalive.last_rtt
-
-    def _on_backpressure(self) -> None:
-        """Called while the reader waits for queue space: time spent here is our fault,
-        not the peer's, so it does not count against the keepalive timeout. Once
-        close() was called, the reader stops waiting (events already queued stay)."""
-        if self._close_requested:
-            raise _StopReading()
-        self._keepalive.excuse(time.monotonic())
-        self._read_ahead()
 
     # -- the end ------------------------------------------------------------------------
 

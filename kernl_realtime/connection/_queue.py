@@ -43,7 +43,10 @@ class BoundedQueue(Generic[T]):
     ``blocked_seconds`` are monitoring figures, updated by producers.
     """
 
-    __slots__ = ("_items", "_maxsize", "_lock", "_not_full", "_waiting_putters", "_closed", "peak_depth", "blocked_seconds")
+    __slots__ = (
+        "_items", "_maxsize", "_lock", "_not_full", "_waiting_putters", "_closed", "_no_waiting", "_wakes",
+        "peak_depth", "blocked_seconds",
+    )
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 1:
@@ -54,8 +57,15 @@ class BoundedQueue(Generic[T]):
         self._not_full = threading.Condition(self._lock)
         self._waiting_putters = 0
         self._closed = False
+        self._no_waiting = False
+        self._wakes = 0
         self.peak_depth = 0
         self.blocked_seconds = 0.0
+
+    @property
+    def maxsize(self) -> int:
+        """The bound."""
+        return self._maxsize
 
     def __len__(self) -> int:
         size = self._items.qsize()
@@ -91,14 +101,51 @@ class BoundedQueue(Generic[T]):
             # Registered before re-checking, so a consumer that frees a slot after the
             # check is guaranteed to see us and notify.
             self._waiting_putters += 1
+            wakes = self._wakes
             try:
                 while self._items.qsize() >= self._maxsize and not self._closed:
-                    if not self._not_full.wait(timeout):
+                    if self._no_waiting or not self._not_full.wait(timeout) or self._wakes != wakes:
                         return False
                 return True
             finally:
                 self._waiting_putters -= 1
                 self.blocked_seconds += time.monotonic() - started
+
+    def put_past_bound(self, item: T) -> None:
+        """Append ``item`` even if the queue is full; never waits.
+
+        Raises:
+            QueueClosed: The queue was closed.
+        """
+        if self._closed:
+            raise QueueClosed()
+        self._items.put(item)
+
+    def stop_waiting(self) -> None:
+        """Make every waiting ``put`` give up at once, and later ones not wait (close() uses it)."""
+        with self._lock:
+            self._no_waiting = True
+            self._not_full.notify_all()
+
+    def wake_putters(self) -> None:
+        """Wake every waiting ``put`` so its caller can re-check its own conditions."""
+        with self._lock:
+            self._wakes += 1
+            self._not_full.notify_all()
+
+    def clear(self) -> None:
+        """Drop every item (the owner decided nobody will read them)."""
+        items = self._items
+        while True:
+            try:
+                item = items.get_nowait()
+            except queue.Empty:
+                break
+            if item is _CLOSED:
+                items.put(_CLOSED)
+                break
+        with self._lock:
+            self._not_full.notify_all()
 
     def get(self, timeout: Optional[float] = None) -> T:
         """Remove and return the oldest item.

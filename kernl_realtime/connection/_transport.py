@@ -218,6 +218,7 @@ def open_websocket(
     write_lock: "threading.RLock",
     tick: float,
     io_timeout: float,
+    created: Optional[Callable[["websocket.WebSocket"], None]] = None,
 ) -> WireSocket:
     """Open the WebSocket described by ``request``; raise our exceptions on failure.
 
@@ -231,6 +232,8 @@ def open_websocket(
         tick: Longest time a read waits before letting the reader run its checks.
         io_timeout: The socket's timeout once open: a send blocked on a peer that
             does not read fails after it.
+        created: Called with the ``WebSocket`` before connecting, so that another
+            thread can abort the upgrade by shutting down its ``sock`` once set.
 
     Raises:
         AuthenticationError: HTTP 401/403 on the upgrade.
@@ -239,6 +242,8 @@ def open_websocket(
     """
     ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
     ws.lock = write_lock  # type: ignore[assignment] # an RLock: our writes nest websocket-client's
+    if created is not None:
+        created(ws)
     where = redact_url(request.url)
     header = [f"{name}: {value}" for name, value in request.headers.items()]
     secrets = [value.split(" ", 1)[-1] for value in request.headers.values()]

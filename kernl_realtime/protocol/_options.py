@@ -32,8 +32,12 @@ class RealtimeConnectOptions(Validated):
             ``resume_handle`` (Gemini Live; providers without resumption ignore it).
         abort: Set this event to cancel the handshake; it has no effect once connected.
         provider_options: Extra settings keyed by provider name.
-        pull: Feed the pull queue (``recv()``/iteration). Pass False when you only use
-            callbacks, so unread events cannot fill the queue and stall the reader.
+        pull: Which delivery paths are fed. ``None`` (default): the first consumer
+            decides — whatever arrives before it is held for it; if callbacks consume
+            ``max_queue`` events while ``recv()`` was never called, the pull queue is
+            switched off (a later ``recv()`` raises ``ConfigurationError`` saying so), so
+            callback-only use never stalls. ``True``: the pull queue is always fed
+            (callbacks see events from their registration on); ``False``: callbacks only.
         max_queue: Capacity of the pull queue and of the dispatcher queue, in events.
             When one is full the reader waits (backpressure): memory stays bounded and
             nothing is dropped.
@@ -63,7 +67,7 @@ class RealtimeConnectOptions(Validated):
     resume: Optional[SessionResumeConfig] = None
     abort: Optional[threading.Event] = None
     provider_options: Optional[Dict[str, Dict[str, Any]]] = None
-    pull: bool = True
+    pull: Optional[bool] = None
     max_queue: PositiveInt = 1024
     max_frame_size: Optional[PositiveInt] = 16 * 1024 * 1024
     send_timeout: PositiveFloat = 10.0

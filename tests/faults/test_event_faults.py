@@ -15,6 +15,8 @@ from typing import Any, List, Type
 import pytest
 import websockets.exceptions
 
+import kernl_realtime
+
 from kernl_realtime import (
     AudioInputAppendEvent,
     CallbackError,
@@ -92,7 +94,8 @@ def assert_still_open(conn: Any, server: ScriptedServer, peer: Any) -> None:
 def test_malformed_frames_are_reported_in_place_and_skipped(mode: str) -> None:
     with ScriptedServer() as srv:
         conn = openai_model(srv).connect(RealtimeConnectOptions(pull=(mode == "pull")), timeout=5)
-        recorder = Recorder(conn, mode, expected=7 if mode == "callback" else 8)
+        # Callbacks registered after connect() also get session.created (held for them).
+        recorder = Recorder(conn, mode, expected=8)
         peer = srv.accept()
         peer.send(text_delta(0))
         peer.send("{not json")
@@ -103,7 +106,8 @@ def test_malformed_frames_are_reported_in_place_and_skipped(mode: str) -> None:
         peer.send(wire("response.output_text.delta", item_id="item_1", delta="lost"))
         peer.send(text_delta(3))
         items = recorder.take()
-        got = labels(items[1:] if mode == "pull" else items)
+        assert items[0].kind == "session.created"
+        got = labels(items[1:])
         assert got == ["0", "error:ProtocolError", "1", "error:ProtocolError", "2", "error:ProtocolError", "3"]
         errors = [item[1] for item in items if isinstance(item, tuple)]
         assert "not valid JSON" in str(errors[0]) and "frame skipped" in str(errors[0])
@@ -121,7 +125,7 @@ def test_unknown_events_are_delivered_in_order_never_dropped(mode: str) -> None:
         unknown_by_kind: List[Any] = []
         if mode == "callback":
             conn.on("unknown", unknown_by_kind.append)
-        recorder = Recorder(conn, mode, expected=6 if mode == "callback" else 7)
+        recorder = Recorder(conn, mode, expected=7)
         peer = srv.accept()
         peer.send(text_delta(0))
         peer.send(wire("rate_limits.updated", rate_limits=[{"name": "tokens", "remaining": 9}]))
@@ -130,7 +134,8 @@ def test_unknown_events_are_delivered_in_order_never_dropped(mode: str) -> None:
         peer.send(wire("conversation.created", conversation={"id": "conv_1"}))
         peer.send(text_delta(2))
         items = recorder.take()
-        got = labels(items[1:] if mode == "pull" else items)
+        assert items[0].kind == "session.created"
+        got = labels(items[1:])
         assert got == [
             "0",
             "unknown:rate_limits.updated",
@@ -192,12 +197,12 @@ def test_server_error_event_is_raised_to_an_unhandled_puller_and_the_session_goe
 
 def test_server_error_event_goes_to_error_callbacks_and_the_session_goes_on(server: ScriptedServer) -> None:
     conn = openai_model(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
-    recorder = Recorder(conn, "callback", expected=4)
+    recorder = Recorder(conn, "callback", expected=5)
     peer = server.accept()
     peer.send(text_delta(0))
     peer.send(_SERVER_ERROR)
     peer.send(text_delta(1))
-    items = recorder.take()
+    items = recorder.take()[1:]  # after session.created
     # The event callback sees the session.error event, then the error callback its ServerError.
     assert labels(items) == ["0", "session.error", "error:ServerError", "1"]
     assert_is_the_server_error(items[2][1])
@@ -216,6 +221,8 @@ _BURST = 200
 def test_puller_that_stops_reading_blocks_the_reader_with_bounded_memory(server: ScriptedServer) -> None:
     conn = openai_model(server).connect(RealtimeConnectOptions(max_queue=_MAX_QUEUE), timeout=5)
     peer = server.accept()
+    # The first recv() makes the connection pull-only (nothing is held for callbacks).
+    assert conn.recv(timeout=5).kind == "session.created"
     for i in range(_BURST):
         peer.send(text_delta(i))
     # blocked_seconds is accounted each time a wait for space gives up (once per reader tick).
@@ -225,11 +232,10 @@ def test_puller_that_stops_reading_blocks_the_reader_with_bounded_memory(server:
     second = conn.stats()
     for snapshot in (first, second):
         assert snapshot.queue_depth == _MAX_QUEUE and snapshot.peak_queue_depth == _MAX_QUEUE
-        # The queue plus the one event the reader holds: the socket is left unread.
-        assert snapshot.events_received == _MAX_QUEUE + 1
-    pulled = [conn.recv(timeout=5) for _ in range(_BURST + 1)]
-    assert pulled[0].kind == "session.created"
-    assert [e.delta for e in pulled[1:]] == [str(i) for i in range(_BURST)]
+        # session.created, the queue, and the one event the reader holds: the socket is left unread.
+        assert snapshot.events_received == 1 + _MAX_QUEUE + 1
+    pulled = [conn.recv(timeout=5) for _ in range(_BURST)]
+    assert [e.delta for e in pulled] == [str(i) for i in range(_BURST)]
     stats = conn.stats()
     assert stats.peak_queue_depth == _MAX_QUEUE and stats.events_received == _BURST + 1
     conn.close()
@@ -252,13 +258,14 @@ def test_callback_that_blocks_makes_the_reader_wait_with_bounded_memory(server: 
     peer = server.accept()
     for i in range(_BURST):
         peer.send(text_delta(i))
+    # session.created (delivered to the held callbacks) + one in the callback + a full queue + one held.
+    expected = 1 + 1 + _MAX_QUEUE + 1
     try:
-        wait_until(lambda: conn.stats().blocked_seconds > 0, what="the reader to block")
+        wait_until(lambda: conn.stats().events_received == expected, what="the queue to fill")
         first = conn.stats()
         wait_until(lambda: conn.stats().blocked_seconds > first.blocked_seconds, what="blocked_seconds to grow")
         second = conn.stats()
-        # session.created (before the callback) + one in the callback + a full queue + one held.
-        assert first.events_received == second.events_received == 1 + 1 + _MAX_QUEUE + 1
+        assert first.events_received == second.events_received == expected
     finally:
         gate.set()
     assert all_seen.wait(10)
@@ -270,8 +277,9 @@ def test_callback_that_blocks_makes_the_reader_wait_with_bounded_memory(server: 
 # -- user code that misbehaves --------------------------------------------------------------------
 
 
-def test_raising_callback_is_isolated_and_reported(server: ScriptedServer, caplog: Any) -> None:
-    caplog.set_level(logging.ERROR, logger="kernl_realtime")
+def test_raising_callback_is_isolated_and_reported(server: ScriptedServer) -> None:
+    hooked: List[Any] = []
+    previous = kernl_realtime.set_excepthook(hooked.append)
     conn = openai_model(server).connect(RealtimeConnectOptions(pull=False), timeout=5)
     seen: List[str] = []
     errors: List[BaseException] = []
@@ -299,11 +307,12 @@ def test_raising_callback_is_isolated_and_reported(server: ScriptedServer, caplo
     assert len(errors) == 1 and isinstance(errors[0], CallbackError)
     assert isinstance(errors[0].__cause__, RuntimeError) and "boom in user code" in str(errors[0])
     assert errors[0].callback_name == "text.output.delta"
-    tracebacks = [r for r in caplog.records if r.exc_info]
-    assert any("boom in user code" in str(r.exc_info[1]) for r in tracebacks)
-    assert any("the error handler is broken too" in str(r.exc_info[1]) for r in tracebacks)
+    # The broken error handler has nobody to report to: it goes to kernl_realtime.excepthook.
     assert_still_open(conn, server, peer)
     conn.close()
+    kernl_realtime.set_excepthook(previous)
+    assert [str(args.exc_value) for args in hooked] == ["the error handler is broken too"]
+    assert hooked[0].exc_traceback is not None and "broken_error_handler" in hooked[0].context
     assert_next_connection_works()
 
 
@@ -371,9 +380,10 @@ def test_close_from_inside_a_callback_under_backpressure_returns_promptly(server
 def test_close_while_the_pull_queue_is_full_ends_the_reader(server: ScriptedServer) -> None:
     conn = openai_model(server).connect(RealtimeConnectOptions(max_queue=4), timeout=5)
     peer = server.accept()
+    assert conn.recv(timeout=5).kind == "session.created"  # pull-only from here on
     for i in range(20):
         peer.send(text_delta(i))
-    wait_until(lambda: conn.stats().events_received == 4 + 1, what="the queue to fill")
+    wait_until(lambda: conn.stats().events_received == 1 + 4 + 1, what="the queue to fill")
     try:
         started = time.monotonic()
         conn.close(timeout=3)
