@@ -19,7 +19,7 @@ def delta(text: str) -> TextOutputDeltaEvent:
 
 @pytest.fixture
 def dispatcher() -> Iterator[Dispatcher]:
-    made = Dispatcher("kernl-realtime-test-dispatcher", maxsize=16, log_prefix="[test]")
+    made = Dispatcher("kernl-realtime-test-dispatcher", maxsize=16, label="test#1", pull_raises=lambda: False)
     yield made
     made.stop_with()
     assert made.join(2)
@@ -88,7 +88,8 @@ def test_a_session_error_event_also_reaches_error_callbacks(dispatcher: Dispatch
 
 def test_the_thread_starts_with_the_first_callback_and_delivers_in_order(dispatcher: Dispatcher) -> None:
     assert not dispatcher.active
-    assert dispatcher.submit("status", ("ignored: nobody listens yet",))
+    # Held for the first callback (the events between connect() and the first on()).
+    assert dispatcher.submit("event", (delta("held"),))
     seen: List[str] = []
     done = threading.Event()
 
@@ -103,7 +104,19 @@ def test_the_thread_starts_with_the_first_callback_and_delivers_in_order(dispatc
     for i in range(10):
         assert dispatcher.submit("event", (delta(str(i)),), timeout=2)
     assert done.wait(2)
-    assert seen == [str(i) for i in range(10)]
+    assert seen == ["held"] + [str(i) for i in range(10)]
+
+
+def test_a_dropped_hold_ignores_notifications_until_the_first_callback(dispatcher: Dispatcher) -> None:
+    assert dispatcher.submit("event", (delta("held"),))
+    assert dispatcher.drop_hold()
+    assert dispatcher.submit("event", (delta("ignored"),))
+    seen: List[str] = []
+    done = threading.Event()
+    dispatcher.add("event", lambda event: (seen.append(event.delta), done.set()), once=False)
+    dispatcher.submit("event", (delta("after"),), timeout=2)
+    assert done.wait(2)
+    assert seen == ["after"]
 
 
 def test_stop_delivers_the_final_notifications_then_ends(dispatcher: Dispatcher) -> None:
