@@ -26,7 +26,8 @@ def _import_sounddevice() -> Any:
         import sounddevice
     except (ImportError, OSError) as exc:  # OSError: PortAudio library missing
         raise ConfigurationError(
-            f"LocalAudioChannel needs sounddevice and PortAudio (the 'audio' extra): pip install -e '.[audio]' from a checkout, or pip install 'kernl-realtime[audio] @ git+<repository-url>' ({exc})",
+            "LocalAudioChannel needs sounddevice and PortAudio (the 'audio' extra): pip install -e '.[audio]' "
+            f"from a checkout, or pip install 'kernl-realtime[audio] @ git+<repository-url>' ({exc})",
             field="sounddevice",
         ) from exc
     return sounddevice

@@ -263,6 +263,11 @@ class _SwitchSocket(Exception):
     """Unwinds the reader to move the session to a new socket (the codec asked for it)."""
 
 
+# What the decode guard lets through: the reader's own control flow and socket failures
+# (an auto-reply that cannot be written), which end or switch the socket instead.
+_READER_CONTROL = (_StopReading, _SwitchSocket, TransportError, OSError)
+
+
 # Reconnect policy for resuming on a new socket when the user configured none.
 _RESUME_POLICY = ReconnectPolicy(max_attempts=3, initial_delay=0.0, max_delay=1.0)
 
@@ -1470,11 +1475,11 @@ class RealtimeConnection:
         makes ``json`` raise RecursionError), the DEBUG log of the frame and the codec run
         inside one guard, and any failure becomes a ``ProtocolError`` on the error path.
         The frame is skipped; the next one decodes normally. Only the reader's own control
-        flow (``_StopReading``) passes through.
+        flow and socket failures (an auto-reply that cannot be sent) pass through.
         """
         try:
             events = self._decode_frame(data, answered)
-        except _StopReading:
+        except _READER_CONTROL:
             raise
         except Exception as exc:  # noqa: BLE001 - a bad frame is a protocol error, never a dead reader
             self._report_error(_as_protocol_error(exc, self._provider))
@@ -1506,9 +1511,12 @@ class RealtimeConnection:
         except ProtocolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a codec that trips over a value: skip the event
+            # Messages without a "type" (Gemini) are named by their top-level keys.
+            name = wire_type if isinstance(wire_type, str) else "/".join(str(key) for key in list(message)[:3])
             error = ProtocolError(
-                f"could not decode {self._provider} event {wire_type!r}: {type(exc).__name__}: {exc}; event skipped",
-                wire_type=wire_type if isinstance(wire_type, str) else None,
+                f"could not decode {self._provider} event {name!r}: {type(exc).__name__}: {exc}; event skipped",
+                wire_type=name,
+                field=exc.field if isinstance(exc, ConfigurationError) else None,
             )
             raise error from exc
 
@@ -1516,7 +1524,7 @@ class RealtimeConnection:
         """Barge-in and session bookkeeping for one event, inside the same guard as decoding."""
         try:
             hook(event)
-        except (_StopReading, TransportError):
+        except _READER_CONTROL:
             raise
         except Exception as exc:  # noqa: BLE001 - an odd value must not kill the reader
             self._report_error(_as_protocol_error(exc, self._provider, event.kind))
