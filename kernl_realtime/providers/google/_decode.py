@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...exceptions import ProtocolError
+from ...protocol._validation import is_base64
 from ...protocol import (
     AudioOutputDeltaEvent,
     AudioOutputDoneEvent,
@@ -144,6 +145,8 @@ def _parse_content(content: Dict[str, Any], parsed: _Parsed) -> None:
                 mime = _get(inline, "mimeType", "str", f"{path}.inlineData.mimeType") or "audio/pcm"
                 data = _get(inline, "data", "str", f"{path}.inlineData.data")
                 if mime.startswith("audio/") and data is not None:
+                    if not is_base64(data):
+                        raise _bad(f"{path}.inlineData.data", f"Gemini sent {path}.inlineData.data that is not base64")
                     parsed.parts.append(("audio", data))
                 else:
                     parsed.unmapped.append(f"{path}.inlineData")
