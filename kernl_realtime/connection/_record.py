@@ -35,9 +35,10 @@ import queue
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from .._redaction import REDACTED
 from .._version import __version__
 from ..exceptions import ConfigurationError, RecordingError
 from ..protocol import ClientCredential, RealtimeSessionConfig
@@ -69,7 +70,6 @@ _SECRET_QUERY_WORDS = ("key", "token", "sig", "secret", "auth", "credential", "p
 _RANDOM_LOOKING = 20
 # Shorter strings are not treated as secrets: replacing them would mangle transcripts.
 _MIN_SECRET_LENGTH = 8
-_REDACTED = "***"
 _QUEUE_SIZE = 8192
 _POLL = 0.25
 _STOP = object()
@@ -132,7 +132,7 @@ def _endpoint(url: str) -> str:
             host = f"{host}:{parts.port}"
         return urlunsplit((parts.scheme, host, parts.path, "", ""))
     except ValueError:
-        return _REDACTED
+        return REDACTED
 
 
 def _base64_size(text: str) -> int:
@@ -321,7 +321,7 @@ class Recorder:
         if "kernl_cassette" not in record:  # the header is ours: nothing secret to find
             for secret in self._secrets:
                 if secret in line:
-                    line = line.replace(secret, _REDACTED)
+                    line = line.replace(secret, REDACTED)
         try:
             self._file.write(line + "\n")
         except (OSError, ValueError) as exc:

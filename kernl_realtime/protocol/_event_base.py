@@ -33,7 +33,23 @@ else:
         return lambda decorator: decorator
 
 
-class RealtimeEvent(Validated):
+if TYPE_CHECKING:
+
+    @dataclass(frozen=True)
+    class _TrailingFields:
+        """What type checkers see of the two optional fields :func:`event` appends to every
+        event (keyword-only here: at runtime they also follow the event's own fields)."""
+
+        id: Optional[str] = field(default=None, kw_only=True, compare=False)
+        provider_metadata: Optional[Dict[str, Any]] = field(default=None, kw_only=True, compare=False)
+
+else:
+
+    class _TrailingFields:
+        """Empty at runtime: :func:`event` appends the fields to each event class."""
+
+
+class RealtimeEvent(_TrailingFields, Validated):
     """Base of every realtime event.
 
     Every field is checked against its type on construction, so an event built with
@@ -48,8 +64,6 @@ class RealtimeEvent(Validated):
     """
 
     kind: ClassVar[str] = ""
-    id: Optional[str]
-    provider_metadata: Optional[Dict[str, Any]]
     #: Fields holding base64 audio: shown by length in ``repr``, accepted as bytes.
     _elided_fields: ClassVar[Tuple[str, ...]] = ()
 
