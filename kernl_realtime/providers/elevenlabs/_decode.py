@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ...exceptions import ServerError
 from ...protocol import (
@@ -64,6 +64,21 @@ def parse_audio_format(name: str) -> Optional[AudioFormat]:
 
 def _turn_id(event_id: int) -> str:
     return f"turn_{event_id}"
+
+
+_E = TypeVar("_E")
+
+
+def _tag(event: _E, wire_id: Any, metadata: Optional[Dict[str, Any]] = None) -> _E:
+    """``event`` with the wire ``event_id`` as its ``id`` (and provider metadata).
+
+    Events are frozen and their trailing ``id``/``provider_metadata`` fields are not in
+    their typed constructors; this is how dataclasses themselves set fields.
+    """
+    object.__setattr__(event, "id", str(wire_id))
+    if metadata is not None:
+        object.__setattr__(event, "provider_metadata", metadata)
+    return event
 
 
 class TurnDecoder:
@@ -135,7 +150,7 @@ class TurnDecoder:
         self._turn = event_id
         self._newest_turn = event_id
         self._chat_text = []
-        events.append(ResponseCreatedEvent(response_id=_turn_id(event_id), id=wire_id))
+        events.append(_tag(ResponseCreatedEvent(response_id=_turn_id(event_id)), wire_id))
         return events
 
     def _close_turn(self, status: ResponseStatus) -> List[Any]:
@@ -165,11 +180,9 @@ class TurnDecoder:
             audio=AudioConfig(input_format=self.input_format, output_format=self.output_format),
         )
         formats = {"user_input_audio_format": input_name, "agent_output_audio_format": output_name}
-        return [
-            SessionCreatedEvent(
-                session=SessionInfo(id=conversation_id, config=config), provider_metadata={"elevenlabs": formats}
-            )
-        ]
+        created = SessionCreatedEvent(session=SessionInfo(id=conversation_id, config=config))
+        object.__setattr__(created, "provider_metadata", {"elevenlabs": formats})
+        return [created]
 
     def _audio(self, message: Dict[str, Any]) -> List[Any]:
         audio = field(message, "audio_event.audio_base_64", BASE64)
@@ -180,11 +193,7 @@ class TurnDecoder:
         events = self._enter_turn(event_id, str(event_id))
         response_id = _turn_id(event_id)
         metadata = {"elevenlabs": {"alignment": alignment}} if alignment is not None else None
-        events.append(
-            AudioOutputDeltaEvent(
-                response_id=response_id, item_id=response_id, audio=audio, id=str(event_id), provider_metadata=metadata
-            )
-        )
+        events.append(_tag(AudioOutputDeltaEvent(response_id=response_id, item_id=response_id, audio=audio), event_id, metadata))
         return events
 
     def _agent_response(self, message: Dict[str, Any]) -> List[Any]:
@@ -194,7 +203,7 @@ class TurnDecoder:
             return [UnknownEvent(type="agent_response", data=message)]
         events = self._enter_turn(event_id, str(event_id))
         response_id = _turn_id(event_id)
-        events.append(TranscriptOutputEvent(response_id=response_id, item_id=response_id, text=text, id=str(event_id)))
+        events.append(_tag(TranscriptOutputEvent(response_id=response_id, item_id=response_id, text=text), event_id))
         return events
 
     def _chat_part(self, message: Dict[str, Any]) -> List[Any]:
@@ -207,10 +216,10 @@ class TurnDecoder:
         response_id = _turn_id(event_id)
         if part_type == "delta":
             self._chat_text.append(text)
-            events.append(TextOutputDeltaEvent(response_id=response_id, item_id=response_id, delta=text, id=str(event_id)))
+            events.append(_tag(TextOutputDeltaEvent(response_id=response_id, item_id=response_id, delta=text), event_id))
         elif part_type == "stop":
             whole = "".join(self._chat_text)
-            events.append(TextOutputEvent(response_id=response_id, item_id=response_id, text=whole, id=str(event_id)))
+            events.append(_tag(TextOutputEvent(response_id=response_id, item_id=response_id, text=whole), event_id))
         return events
 
     def _user_transcript(self, message: Dict[str, Any]) -> List[Any]:
@@ -218,7 +227,7 @@ class TurnDecoder:
         event_id = field(message, "user_transcription_event.event_id", int)
         events = self._close_turn(ResponseStatus.COMPLETED)
         self._tentative = ""
-        events.append(TranscriptInputEvent(item_id=f"user_{event_id}", text=text, id=str(event_id)))
+        events.append(_tag(TranscriptInputEvent(item_id=f"user_{event_id}", text=text), event_id))
         return events
 
     def _tentative_transcript(self, message: Dict[str, Any]) -> List[Any]:
@@ -226,7 +235,7 @@ class TurnDecoder:
         event_id = field(message, "tentative_user_transcription_event.event_id", int)
         previous, self._tentative = self._tentative, text
         if len(text) > len(previous) and text.startswith(previous):
-            return [TranscriptInputDeltaEvent(item_id=f"user_{event_id}", delta=text[len(previous) :], id=str(event_id))]
+            return [_tag(TranscriptInputDeltaEvent(item_id=f"user_{event_id}", delta=text[len(previous) :]), event_id)]
         # A revised hypothesis is not a delta: delivered raw (the final transcript follows).
         return [UnknownEvent(type="tentative_user_transcript", data=message)]
 
@@ -234,7 +243,7 @@ class TurnDecoder:
         event_id = field(message, "interruption_event.event_id", int)
         interrupted = self._turn if self._turn is not None else event_id
         self._interrupted_through = max(self._interrupted_through, event_id, interrupted)
-        events: List[Any] = [ResponseInterruptedEvent(response_id=_turn_id(interrupted), id=str(event_id))]
+        events: List[Any] = [_tag(ResponseInterruptedEvent(response_id=_turn_id(interrupted)), event_id)]
         events.extend(self._close_turn(ResponseStatus.CANCELLED))
         return events
 
@@ -245,7 +254,7 @@ class TurnDecoder:
         event_id = field(message, "client_tool_call.event_id", int)
         arguments = json.dumps(parameters, separators=(",", ":"))
         events = [] if self._stale(event_id) else self._enter_turn(event_id, str(event_id))
-        events.append(ToolCallEvent(call_id=call_id, tool_id=name, arguments=arguments, id=str(event_id)))
+        events.append(_tag(ToolCallEvent(call_id=call_id, tool_id=name, arguments=arguments), event_id))
         return events
 
     def _ping(self, message: Dict[str, Any]) -> List[Any]:
