@@ -315,3 +315,51 @@ def test_client_side_context_activity_and_feedback(sim: Simulator) -> None:
         "contextual_update", "contextual_update", "user_activity", "user_message", "feedback",
     ]  # fmt: skip
     assert sim.received()[1]["context_id"] == "page"
+
+
+# -- the simulator's ElevenLabs dialect, spoken to with a plain websockets client -------------
+
+
+def raw_connect(sim: Simulator, agent_id: str = "agent_public") -> Any:
+    from websockets.sync.client import connect
+
+    return connect(f"ws://127.0.0.1:{sim.port}/v1/convai/conversation?agent_id={agent_id}", open_timeout=5)
+
+
+def raw_error_and_close(ws: Any) -> Any:
+    from websockets.exceptions import ConnectionClosed
+
+    message = json.loads(ws.recv(timeout=5))
+    with pytest.raises(ConnectionClosed) as caught:
+        ws.recv(timeout=5)
+    return message, caught.value.rcvd.code if caught.value.rcvd else None
+
+
+def test_the_initiation_must_come_first(sim: Simulator) -> None:
+    with raw_connect(sim) as ws:
+        ws.send(json.dumps({"user_audio_chunk": tone(40)}))
+        message, code = raw_error_and_close(ws)
+    assert message["type"] == "error" and message["error_event"]["error_type"] == "invalid_message"
+    assert code == 1008
+
+
+def test_a_malformed_tool_result_is_an_error_then_close(sim: Simulator) -> None:
+    with raw_connect(sim) as ws:
+        ws.send(json.dumps({"type": "conversation_initiation_client_data"}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "conversation_initiation_metadata"
+        ws.send(json.dumps({"type": "client_tool_result", "tool_call_id": "t", "result": {"a": 1}, "is_error": False}))
+        while True:
+            message = json.loads(ws.recv(timeout=5))
+            if message["type"] != "ping":
+                break
+        assert message["type"] == "error" and "result (string)" in message["error_event"]["message"]
+
+
+def test_silence_closes_the_conversation_after_the_inactivity_timeout() -> None:
+    options = ElevenLabsOptions(ping_interval=0, inactivity_timeout=0.3)
+    with Simulator(speed=0, elevenlabs=options) as sim:
+        with raw_connect(sim) as ws:
+            ws.send(json.dumps({"type": "conversation_initiation_client_data"}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "conversation_initiation_metadata"
+            message, code = raw_error_and_close(ws)
+    assert message["error_event"]["error_type"] == "transport_receive_timeout" and code == 1002
