@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..protocol import AudioFormat
 
-__all__ = ["Resampler", "pcm16_ms", "pcm16_rate", "is_pcm16"]
+__all__ = ["Resampler", "pcm16_ms", "pcm16_rate", "is_pcm16", "negotiated_format"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,25 @@ def pcm16_rate(audio_format: Optional[AudioFormat], default: int = 24000) -> int
     if audio_format is None or not audio_format.sample_rate:
         return default
     return int(audio_format.sample_rate)
+
+
+def negotiated_format(conn: Any, name: str, requested: Any) -> AudioFormat:
+    """The format a connection uses for ``name`` (``"input_format"``/``"output_format"``).
+
+    The provider's own word first (``conn.input_format``, e.g. learned in the handshake),
+    then what the server echoed in ``session.updated``, then what was requested, then
+    PCM16 at 24 kHz.
+    """
+    known = getattr(conn, name, None)
+    if isinstance(known, AudioFormat):
+        return known
+    session = getattr(conn, "session", None)
+    echoed = session.config.audio if session is not None and session.config is not None else None
+    for audio in (echoed, getattr(requested, "audio", None)):
+        fmt = getattr(audio, name, None) if audio is not None else None
+        if isinstance(fmt, AudioFormat):
+            return fmt
+    return AudioFormat.pcm16(24000)
 
 
 def pcm16_ms(byte_count: int, rate: int) -> float:
@@ -124,7 +143,7 @@ class Resampler:
         if use_soxr:
             try:
                 import numpy
-                import soxr
+                import soxr  # type: ignore[import-untyped]
             except ImportError:
                 pass
             else:

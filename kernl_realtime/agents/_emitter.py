@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
-from ..exceptions import CallbackError, ConfigurationError, KernlRealtimeError, ReceiveTimeout
+from ..exceptions import CallbackError, ConfigurationError, ReceiveTimeout
 
 __all__ = ["SessionEmitter", "unhandled_error_hook", "report_unhandled"]
 
@@ -140,7 +140,6 @@ class SessionEmitter:
             self._dispatch(name, args)
 
     def _dispatch(self, name: str, args: Tuple[Any, ...]) -> None:
-        handlers = self._handlers
         if name == "event":
             event = args[0]
             self._call("event", args)

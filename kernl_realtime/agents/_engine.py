@@ -25,7 +25,7 @@ from ._agent import RealtimeAgent
 from ._audio import Resampler, pcm16_ms
 from ._emitter import SessionEmitter
 from ._runner import PendingCall, ToolRunner, encode_result
-from ._turns import SessionUsage, ToolCallRecord, TurnBuilder, add_usage
+from ._turns import SessionUsage, TurnBuilder, add_usage
 
 __all__ = ["SessionEngine"]
 
@@ -43,24 +43,6 @@ class _Response:
         self.status = "completed"
         self.continued = False
         self.interrupted = False
-
-
-def _record(call: PendingCall) -> ToolCallRecord:
-    try:
-        import json
-
-        decoded = json.loads(call.arguments) if call.arguments else {}
-    except ValueError:
-        decoded = {}
-    return ToolCallRecord(
-        name=call.name,
-        arguments=decoded if isinstance(decoded, dict) else {},
-        result=call.result,
-        error=call.error,
-        seconds=call.seconds,
-        call_id=call.call_id,
-        status=call.status,
-    )
 
 
 class SessionEngine:
@@ -332,7 +314,7 @@ class SessionEngine:
             call.group = response
             response.calls.append(call)
             self._calls[call.call_id] = call
-            record = _record(call)
+            record = call.record()
             response.turn.record_call(record)
         self.emitter.emit("tool_call", record)
         if tool is None:
@@ -347,7 +329,7 @@ class SessionEngine:
 
     def _on_resolved(self, call: PendingCall) -> None:
         """A call's outcome is known (any thread): answer the model, maybe continue."""
-        record = _record(call)
+        record = call.record()
         with self._lock:
             response = call.group
             response.turn.record_call(record)
@@ -402,21 +384,7 @@ class SessionEngine:
         status = getattr(event.status, "value", str(event.status))
         with self._lock:
             usage = event.usage
-            if usage is not None:
-                u = self._usage
-                self._usage = SessionUsage(
-                    input_tokens=u.input_tokens + (usage.input_tokens or 0),
-                    output_tokens=u.output_tokens + (usage.output_tokens or 0),
-                    total_tokens=u.total_tokens + (usage.total_tokens or 0),
-                    responses=u.responses + 1,
-                )
-            else:
-                self._usage = SessionUsage(
-                    input_tokens=self._usage.input_tokens,
-                    output_tokens=self._usage.output_tokens,
-                    total_tokens=self._usage.total_tokens,
-                    responses=self._usage.responses + 1,
-                )
+            self._usage = self._usage.plus(usage)
             response = self._responses.pop(event.response_id, None)
             self._mute_audio.discard(event.response_id)
             if response is None:

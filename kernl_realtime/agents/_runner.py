@@ -17,10 +17,11 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional, Tuple
 
 from ._schema import ArgumentError
 from ._tools import Tool
+from ._turns import ToolCallRecord
 
 __all__ = ["PendingCall", "ToolRunner", "encode_result"]
 
@@ -91,6 +92,22 @@ class PendingCall:
     @property
     def resolved(self) -> bool:
         return self.status != "running"
+
+    def record(self) -> ToolCallRecord:
+        """A snapshot for the session's events and the turn."""
+        try:
+            decoded = json.loads(self.arguments) if self.arguments else {}
+        except ValueError:
+            decoded = {}
+        return ToolCallRecord(
+            name=self.name,
+            arguments=decoded if isinstance(decoded, dict) else {},
+            result=self.result,
+            error=self.error,
+            seconds=self.seconds,
+            call_id=self.call_id,
+            status=self.status,
+        )
 
 
 class ToolRunner:
@@ -171,6 +188,7 @@ class ToolRunner:
 
     def _execute(self, call: PendingCall) -> None:
         assert call.tool is not None
+        outcome: Tuple[str, Any, Optional[str]]
         try:
             value = call.tool.invoke(self._context, call.arguments)
         except ArgumentError as exc:

@@ -29,7 +29,7 @@ from ..protocol import (
     TurnDetectionConfig,
 )
 from ._agent import RealtimeAgent
-from ._audio import Resampler, is_pcm16, pcm16_ms, pcm16_rate
+from ._audio import Resampler, is_pcm16, negotiated_format, pcm16_ms, pcm16_rate
 from ._channel import ChannelSink, RealtimeChannel
 from ._emitter import END, SessionEmitter
 from ._engine import SessionEngine
@@ -238,8 +238,8 @@ class RealtimeSession:
             self._emitter.close()
             raise
         self._conn = conn
-        self.input_format = self._negotiated("input_format", config)
-        self.output_format = self._negotiated("output_format", config)
+        self.input_format = negotiated_format(conn, "input_format", config)
+        self.output_format = negotiated_format(conn, "output_format", config)
         channel = self.channel
         channel_out_rate = pcm16_rate(channel.output_format) if channel is not None else pcm16_rate(self.output_format)
         self._engine.attach(conn, pcm16_rate(self.output_format), channel_out_rate)
@@ -261,19 +261,6 @@ class RealtimeSession:
                 self.close()
                 raise
         return self
-
-    def _negotiated(self, name: str, requested: RealtimeSessionConfig) -> AudioFormat:
-        """The format the provider uses: its own word, else what it echoed, else what we asked."""
-        known = getattr(self._conn, name, None)
-        if isinstance(known, AudioFormat):
-            return known
-        session = self._conn.session
-        echoed = session.config.audio if session is not None and session.config is not None else None
-        for audio in (echoed, requested.audio):
-            fmt = getattr(audio, name, None) if audio is not None else None
-            if isinstance(fmt, AudioFormat):
-                return fmt
-        return AudioFormat.pcm16(24000)
 
     def __enter__(self) -> "RealtimeSession":
         if self._state == "new":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from ..protocol import RealtimeUsage
@@ -91,6 +91,17 @@ class SessionUsage:
     input_audio_seconds: float = 0.0
     output_audio_seconds: float = 0.0
     responses: int = 0
+
+    def plus(self, usage: Optional[RealtimeUsage]) -> "SessionUsage":
+        """This usage with one more response (and its token counts, if reported)."""
+        return SessionUsage(
+            input_tokens=self.input_tokens + ((usage.input_tokens or 0) if usage else 0),
+            output_tokens=self.output_tokens + ((usage.output_tokens or 0) if usage else 0),
+            total_tokens=self.total_tokens + ((usage.total_tokens or 0) if usage else 0),
+            input_audio_seconds=self.input_audio_seconds,
+            output_audio_seconds=self.output_audio_seconds,
+            responses=self.responses + 1,
+        )
 
 
 def add_usage(total: RealtimeUsage, more: Optional[RealtimeUsage]) -> RealtimeUsage:

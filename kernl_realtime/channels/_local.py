@@ -23,7 +23,7 @@ Device = Union[int, str, None]
 
 def _import_sounddevice() -> Any:
     try:
-        import sounddevice
+        import sounddevice  # type: ignore[import-untyped]
     except (ImportError, OSError) as exc:  # OSError: PortAudio library missing
         raise ConfigurationError(
             "LocalAudioChannel needs sounddevice and PortAudio (the 'audio' extra): pip install -e '.[audio]' "

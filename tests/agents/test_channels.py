@@ -7,7 +7,7 @@ import threading
 import types
 import wave
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 

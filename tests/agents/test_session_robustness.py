@@ -1,0 +1,112 @@
+"""The session under stress: slow tools, close from callbacks, mute, failing channels and callbacks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, List, Optional
+
+from kernl_realtime import CallbackError, RealtimeAgent, RealtimeSession, tool
+from kernl_realtime.agents import RealtimeChannel, set_unhandled_error_hook
+from kernl_realtime.agents import _emitter
+from kernl_realtime.simulator import Simulator
+
+from agent_helpers import make_model, sim, tone  # noqa: F401 - fixtures
+
+
+def test_a_slow_tool_never_delays_events_of_other_responses(sim: Simulator) -> None:
+    release = threading.Event()
+    running = threading.Event()
+
+    @tool
+    def slow_report(city: str) -> str:
+        """A report that takes long."""
+        running.set()
+        release.wait(5)
+        return "done"
+
+    heard: List[str] = []
+    other_answer = threading.Event()
+    turns: List[Any] = []
+    with RealtimeSession(RealtimeAgent("helper", tools=[slow_report]), model=make_model(sim, "openai")) as session:
+        session.on("transcript", lambda e: (heard.append(e.text), other_answer.set()))
+        session.on("turn", turns.append)
+        session.send_message("Make a slow report for Paris", respond=True)
+        assert running.wait(5)
+        time.sleep(0.05)
+        session.send_message("Hello meanwhile", respond=True)
+        # The second answer arrives while the tool is still blocked.
+        assert other_answer.wait(5), "events stalled behind a running tool"
+        assert heard == ["You said: Hello meanwhile."] and not release.is_set()
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(turns) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert {t.text for t in turns} == {"You said: Hello meanwhile.", "The slow_report tool says done."}
+
+
+def test_close_from_a_session_callback(sim: Simulator) -> None:
+    session = RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai")).connect()
+    closed = threading.Event()
+    session.on("turn", lambda turn: (session.close(), closed.set()))
+    session.send_message("Hello", respond=True)
+    assert closed.wait(5)
+    assert session.wait_closed(5) and session.status == "closed"
+    session.close()
+
+
+def test_mute_drops_input_audio(sim: Simulator) -> None:
+    with RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai")) as session:
+        session.mute()
+        assert session.muted
+        session.send_audio(tone(200))
+        session.unmute()
+        session.send_audio(tone(100))
+        sim.wait_for(lambda ms: any(m["type"] == "input_audio_buffer.append" for m in ms))
+        appends = [m for m in sim.received() if m["type"] == "input_audio_buffer.append"]
+        usage = session.usage
+    assert len(appends) == 1
+    assert abs(usage.input_audio_seconds - 0.1) < 0.001
+
+
+class _BrokenSpeaker(RealtimeChannel):
+    def send_audio(self, pcm: bytes) -> None:
+        raise OSError("device unplugged")
+
+    def interrupt(self) -> Optional[float]:
+        return None
+
+
+def test_a_failing_channel_is_reported_and_the_turn_still_completes(sim: Simulator) -> None:
+    errors: List[BaseException] = []
+    with RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai"), channel=_BrokenSpeaker()) as session:
+        session.on("error", errors.append)
+        turn = session.ask("Hello", timeout=5)
+    assert turn.text == "You said: Hello." and turn.audio
+    assert errors and isinstance(errors[0], CallbackError) and "device unplugged" in str(errors[0])
+
+
+def test_a_raising_callback_is_reported_and_later_events_arrive(sim: Simulator) -> None:
+    errors: List[BaseException] = []
+    turns: List[Any] = []
+    done = threading.Event()
+    with RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai")) as session:
+        session.on("error", errors.append)
+        session.on("transcript", lambda event: 1 / 0)
+        session.on("turn", lambda turn: (turns.append(turn), done.set()))
+        session.send_message("Hello", respond=True)
+        assert done.wait(5)
+    assert turns[0].text == "You said: Hello."
+    assert isinstance(errors[0], CallbackError) and isinstance(errors[0].__cause__, ZeroDivisionError)
+
+
+def test_errors_nobody_handles_go_to_the_hook(sim: Simulator) -> None:
+    seen: List[BaseException] = []
+    previous = _emitter.unhandled_error_hook
+    set_unhandled_error_hook(seen.append)
+    try:
+        with RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai"), channel=_BrokenSpeaker()) as session:
+            session.ask("Hello", timeout=5)
+    finally:
+        set_unhandled_error_hook(previous)
+    assert seen and "device unplugged" in str(seen[0])
