@@ -314,3 +314,42 @@ def test_a_socket_closed_mid_reply_ends_that_reply_and_resumes_from_the_last_han
             conn.send(ItemCreateEvent(item=Message.user("Hi")))
             conn.send(ResponseCreateEvent())
             assert transcript(until(conn, "response.done")) == "You said: Hi."
+
+
+def test_the_simulator_speaks_the_raw_wire_like_google(sim: Simulator) -> None:
+    """python-genai's spellings (snake_case keys, ``//ws/``, ``?key=``), binary frames, strict setup."""
+    from websockets.sync.client import connect as ws_connect
+
+    path = "//ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    url = sim.google_base_url.replace("http", "ws", 1) + path + f"?key={KEY}"
+    with ws_connect(url) as ws:
+        ws.send(json.dumps({"setup": {"model": "models/gemini-3.8-live",
+                                      "generation_config": {"response_modalities": ["TEXT"]}}}))
+        first = ws.recv(timeout=5)
+        assert isinstance(first, bytes) and json.loads(first) == {"setupComplete": {}}  # a binary frame
+        ws.send(json.dumps({"client_content": {"turns": [{"role": "user", "parts": [{"text": "Hi"}]}],
+                                               "turn_complete": True}}))
+        texts = []
+        while True:
+            message = json.loads(ws.recv(timeout=5))
+            content = message.get("serverContent", {})
+            texts += [part["text"] for part in content.get("modelTurn", {}).get("parts", [])]
+            if content.get("turnComplete"):
+                assert message["usageMetadata"]["totalTokenCount"] > 0
+                break
+        assert "".join(texts) == "You said: Hi."
+        ws.send(json.dumps({"setup": {"model": "models/gemini-3.8-live"}}))  # a second setup
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1007 and "only once" in closed.value.rcvd.reason
+    with ws_connect(url) as ws:
+        ws.send(json.dumps({"realtimeInput": {"text": "too early"}}))
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1007 and "setup" in closed.value.rcvd.reason
+    token = model(sim).authenticate().token
+    with ws_connect(url.split("?")[0], additional_headers={"Authorization": f"Token {token}"}) as ws:
+        ws.send(json.dumps({"setup": {"model": "models/gemini-3.8-live"}}))
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1008 and "unregistered callers" in closed.value.rcvd.reason

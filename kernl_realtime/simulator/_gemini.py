@@ -128,7 +128,9 @@ class GeminiEngine:
 
     def _close(self, reject: GeminiReject) -> None:
         self._stop_reply()
-        self._transport.close(reject.code, reject.reason)
+        # A close frame carries at most 123 bytes of reason (RFC 6455 §5.5).
+        reason = reject.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+        self._transport.close(reject.code, reason)
 
     def _send(self, message: Dict[str, Any]) -> None:
         if self._transport.closed:
