@@ -118,6 +118,8 @@ def test_cassette_header_and_frames(recorded: Any) -> None:
     assert origins == {"client", "server"}
     times = [frame.t for frame in connection.frames]
     assert times == sorted(times)
+    assert connection.negotiated is not None and connection.negotiated["session_id"]
+    assert connection.negotiated["output_format"]["mimeType"] == "audio/pcm"
     server_frames = [frame for frame in connection.frames if frame.origin == "server"]
     # Gemini sends its JSON in binary frames; the others in text frames.
     assert {frame.binary for frame in server_frames} == {provider == "google"}

@@ -194,6 +194,8 @@ def test_inspect_json_matches_the_live_session(tool_cassette: Any, capsys: pytes
     assert main(["inspect", str(path), "--json"]) == 0
     timeline = json.loads(capsys.readouterr().out)
     assert timeline["provider"] == "openai" and timeline["model"] == "gpt-realtime"
+    assert timeline["session_id"] == live[0].session.id  # from the negotiated line
+    assert timeline["output_format"]["sampleRate"] == 24000
     first, second = timeline["turns"]
     (call,) = first["tool_calls"]
     live_call = next(e for e in live if e.kind == "tool.call")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, TextIO
+from typing import Any, Dict, List, Optional, TextIO
 
 from ..testing._format import CassetteError, load_cassette
 from ._common import EXIT_BAD_FILE, EXIT_OK, print_json
@@ -46,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
 def _clip(text: str, width: int = _WIDTH) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _format(fmt: Dict[str, Any]) -> str:
+    rate = fmt.get("sampleRate")
+    return f"{fmt.get('mimeType', '?')}" + (f" {rate} Hz" if rate else "")
 
 
 def _count(number: int, noun: str) -> str:
@@ -92,8 +97,13 @@ def render(timeline: Timeline, out: TextIO) -> None:
     plural = "s" if timeline.connections != 1 else ""
     out.write(
         f"{timeline.path}\n{timeline.provider} {timeline.model} - recorded {timeline.created or '?'}, "
-        f"{timeline.connections} connection{plural}, {timeline.duration:.3f} s\n\n"
+        f"{timeline.connections} connection{plural}, {timeline.duration:.3f} s\n"
     )
+    formats = [f"{label} {_format(fmt)}" for label, fmt in (("in", timeline.input_format),
+                                                             ("out", timeline.output_format)) if fmt]
+    if timeline.session_id or formats:
+        out.write(f"session {timeline.session_id or '?'}" + (f"; audio {', '.join(formats)}" if formats else "") + "\n")
+    out.write("\n")
     for turn in timeline.turns:
         out.write("\n".join(_turn_lines(turn)) + "\n\n")
     out.write(

@@ -78,6 +78,9 @@ class Timeline:
     errors: List[str]
     dropped_frames: int
     close: Optional[Dict[str, Any]]
+    session_id: Optional[str] = None
+    input_format: Optional[Dict[str, Any]] = None
+    output_format: Optional[Dict[str, Any]] = None
     totals: Dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -297,8 +300,14 @@ def build_timeline(cassette: CassetteFile) -> Timeline:
     errors = builder.errors + errors
     if dropped:
         errors.append(f"{dropped} frame(s) were dropped while recording; the cassette is incomplete")
-    in_rate = _bytes_per_second(getattr(builder.codec, "input_format", None), info.input_rate if info else 24000)
-    out_rate = _bytes_per_second(getattr(builder.codec, "output_format", None), info.output_rate if info else 24000)
+    negotiated = next((c.negotiated for c in cassette.connections if c.negotiated), None) or {}
+    formats = {}
+    for name in ("input_format", "output_format"):
+        recorded = negotiated.get(name)
+        formats[name] = AudioFormat.from_dict(recorded) if isinstance(recorded, dict) else getattr(
+            builder.codec, name, None)
+    in_rate = _bytes_per_second(formats["input_format"], info.input_rate if info else 24000)
+    out_rate = _bytes_per_second(formats["output_format"], info.output_rate if info else 24000)
     for turn in builder.turns:
         turn.input_audio_seconds = round(turn.input_audio_bytes / in_rate, 3)
         turn.output_audio_seconds = round(turn.output_audio_bytes / out_rate, 3)
@@ -306,6 +315,9 @@ def build_timeline(cassette: CassetteFile) -> Timeline:
         path=cassette.path, provider=cassette.provider, model=cassette.model,
         created=str(cassette.header.get("created", "")), connections=len(cassette.connections),
         duration=round(duration, 3), turns=builder.turns, errors=errors, dropped_frames=dropped, close=close,
+        session_id=negotiated.get("session_id"),
+        input_format=formats["input_format"].to_dict() if formats["input_format"] is not None else None,
+        output_format=formats["output_format"].to_dict() if formats["output_format"] is not None else None,
     )
     timeline.totals = _totals(timeline, builder.pending_audio / in_rate)
     return timeline

@@ -1562,6 +1562,8 @@ class RealtimeConnection:
         self._not_reconnecting.set()
         self._handshake_deadline = None
         self._budget.session_confirmed(time.monotonic())
+        if self._recorder is not None:
+            self._recorder.negotiated(self._session, self._codec.input_format, self._codec.output_format)
         self._handshake_done.set()
         self._notify("status", (TransportStatus.CONNECTED,))
         if reconnected:

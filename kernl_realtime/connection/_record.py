@@ -8,6 +8,7 @@ event, each with a monotonic timestamp ``t`` (seconds since the recording starte
     {"t": 0.0, "event": "open", "endpoint": "wss://api.openai.com/v1/realtime"}
     {"t": 0.0012, "from": "client", "frame": "text", "json": {"type": "session.update", ...}}
     {"t": 0.0431, "from": "server", "frame": "text", "json": {"type": "session.updated", ...}}
+    {"t": 0.0433, "event": "negotiated", "session_id": "sess_1", "config": {...}, "output_format": {...}}
     {"t": 9.2, "event": "close", "initiator": "client", "code": 1000, "reason": ""}
 
 A frame that is not JSON is kept as ``"text"`` or ``"base64"`` instead of ``"json"``.
@@ -41,7 +42,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from .._redaction import REDACTED
 from .._version import __version__
 from ..exceptions import ConfigurationError, RecordingError
-from ..protocol import ClientCredential, RealtimeSessionConfig
+from ..protocol import AudioFormat, ClientCredential, RealtimeSessionConfig, SessionInfo
 from ..protocol._export import export_from_root
 from ._codec import HandshakeRequest
 
@@ -269,6 +270,22 @@ class Recorder:
         """A reconnect opened a new socket: note it and learn its secrets."""
         self._add_secrets(secrets_of(request, credential))
         self._put(self._open_record(request))
+
+    def negotiated(self, session: Optional[SessionInfo], input_format: Optional[AudioFormat],
+                   output_format: Optional[AudioFormat]) -> None:
+        """Note what the server confirmed once the handshake is done (a ``negotiated`` line)."""
+        echoed = session.config.audio if session is not None and session.config is not None else None
+        if echoed is not None:  # the formats the server reported, where the codec fixes none
+            input_format = input_format or echoed.input_format
+            output_format = output_format or echoed.output_format
+        self._put({
+            "t": self._now(),
+            "event": "negotiated",
+            "session_id": session.id if session is not None else None,
+            "config": session.config.to_dict() if session is not None and session.config is not None else None,
+            "input_format": input_format.to_dict() if input_format is not None else None,
+            "output_format": output_format.to_dict() if output_format is not None else None,
+        })
 
     def finish(self, initiator: str, code: int, reason: str, timeout: float = 2.0) -> None:
         """Record how the connection ended, flush, close the file and join the writer."""

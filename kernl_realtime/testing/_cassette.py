@@ -76,6 +76,10 @@ class Cassette:
             raise ConfigurationError(f"match must be 'content' or 'type', got {match!r}", field="match")
         self.recording: CassetteFile = load_cassette(path)
         self.path = self.recording.path
+        dropped = sum(connection.dropped for connection in self.recording.connections)
+        if dropped:
+            logger.warning("cassette %s is incomplete: %d frame(s) were dropped while recording; "
+                           "the replay may not match", self.path, dropped)
         self._speed = float(speed)
         self._match = match
         self._timeout = timeout

@@ -79,6 +79,7 @@ class RecordedConnection:
     frames: List[RecordedFrame] = field(default_factory=list)
     close: Optional[Dict[str, Any]] = None
     dropped: int = 0
+    negotiated: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -187,6 +188,8 @@ def load_cassette(path: "Union[str, os.PathLike[str]]") -> CassetteFile:
             connections.append(current)
         if event == "close":
             current.close = record
+        elif event == "negotiated":
+            current.negotiated = record
         elif event == "dropped":
             current.dropped += int(record.get("count", 0))
         elif event is None:
