@@ -26,6 +26,9 @@ Locks, in the only order in which they may nest (outer first)::
     _state_lock  ->  _write_lock  ->  (websocket-client's send, which is _write_lock)
     _route_lock, _interrupt_lock, Dispatcher._lock, BoundedQueue._lock: leaves, never nested
 
+The object ``connect()`` returns shares its state with an inner object that the
+threads use (see ``_public_handle``), so dropping it unclosed is noticed and closed.
+
 Rule: never wait on a queue, a socket read, an Event, a thread or user code while
 holding any of them. The one exception is ``_write_lock``, held while a frame is
 written (bounded by ``send_timeout``); it is taken with a timeout or non-blocking
@@ -40,6 +43,8 @@ import logging
 import socket
 import threading
 import time
+import warnings
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -246,6 +251,28 @@ def _shutdown_quietly(ws: Any) -> None:
         pass
 
 
+def _close_dropped(connection: "RealtimeConnection") -> None:
+    """Finalizer of a connection the user dropped without ``close()``: warn and close.
+
+    Runs on whichever thread dropped the last reference (possibly during garbage
+    collection on the reader), so it never waits: ``close(timeout=0)`` sends the close
+    frame if the socket is free and shuts the socket down; the threads end by themselves.
+    """
+    if connection.status is TransportStatus.CLOSED:
+        return
+    warnings.warn(
+        f"unclosed {connection!r} was garbage-collected; it is being closed now. Call close() "
+        "(or use 'with model.connect() as conn:') when you are done with a connection",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    try:
+        connection.close(timeout=0)
+        connection._abort_socket()  # also when this runs on the reader (close() then skips it)
+    except Exception:  # noqa: BLE001 - a finalizer must not raise
+        logger.debug("closing a dropped connection failed", exc_info=True)
+
+
 class _StopReading(Exception):
     """Unwinds the reader when close() was called while it waited for queue space.
 
@@ -362,6 +389,8 @@ class RealtimeConnection:
         self._stall = StallTracker()
         # The websocket a reconnect is opening, so that close() can abort it.
         self._connecting_ws: Optional["websocket.WebSocket"] = None
+        # Closes the connection if the object connect() returned is dropped unclosed.
+        self._finalizer: Optional[weakref.finalize] = None
         self._stats = StatsRecorder()
         self._recorder: Optional[Recorder] = None
 
@@ -463,7 +492,22 @@ class RealtimeConnection:
         except BaseException:
             connection._abandon()
             raise
-        return connection
+        return connection._public_handle()
+
+    def _public_handle(self) -> "RealtimeConnection":
+        """The object ``connect()`` returns: it shares this connection's state (the same
+        ``__dict__``) but nothing the connection's threads hold refers to it, so when the
+        user drops it without ``close()`` (a notebook cell run again) a finalizer notices,
+        warns with a ``ResourceWarning`` and closes the connection, and threads and
+        sockets do not pile up. The threads and every bound method stored in the state
+        belong to ``self``, the inner object.
+        """
+        public: RealtimeConnection = object.__new__(type(self))
+        public.__dict__ = self.__dict__
+        finalizer = weakref.finalize(public, _close_dropped, self)
+        finalizer.atexit = False  # at exit the daemon threads just stop; never delay it
+        self._finalizer = finalizer
+        return public
 
     def _attach_recorder(self, recorder: Recorder) -> None:
         self._recorder = recorder
@@ -1039,6 +1083,9 @@ class RealtimeConnection:
         """
         client_close_payload(code, reason)  # ConfigurationError before anything changes
         deadline = Deadline(timeout)
+        finalizer = self.__dict__.get("_finalizer")
+        if finalizer is not None:
+            finalizer.detach()  # closed on purpose: no warning when it is dropped later
         with self._state_lock:
             first = not self._close_requested and self._state is not _State.CLOSED
             self._close_requested = True
