@@ -594,6 +594,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     run_stages = args.stages or not args.spy
     run_spy = args.spy or not args.stages
+    if run_spy and not args.spy and shutil.which("py-spy") is None:
+        print("(py-spy not installed: the sampled per-thread breakdown is skipped; pip install py-spy)", file=sys.stderr)
+        run_spy = False
     report: Dict[str, Any] = {}
     if run_stages:
         rows = stages()
