@@ -196,9 +196,17 @@ class SessionEngine:
             if call is not None:
                 self._runner.cancel(call, "Cancelled by the server.", send=False)
         elif kind == "speech.started":
-            with self._lock:
-                self._barge_pending = max(0, self._barge_pending - 1)
+            self._barge_done()
             self._stop_responses("Cancelled: the user started speaking before the tool finished.")
+        elif kind == "response.interrupted":
+            # The server stopped the answer itself (Gemini, ElevenLabs); it also cancels
+            # the tool calls it no longer wants (tool.cancelled).
+            self._barge_done()
+            with self._lock:
+                response = self._responses.get(event.response_id)
+                if response is not None:
+                    response.interrupted = True
+                    self._mute_audio.add(event.response_id)
         elif kind == "session.error":
             self._fail_unstarted_claim(event.error)
         return None
@@ -257,6 +265,12 @@ class SessionEngine:
             self._item_start_ms = 0.0
             self._play_item = None
         return item_played
+
+    def _barge_done(self) -> None:
+        """The event that ran :meth:`on_barge_in` on the reader has reached us: audio
+        delivered from now on was sent after it and may play."""
+        with self._lock:
+            self._barge_pending = max(0, self._barge_pending - 1)
 
     def on_barge_in(self) -> Optional[float]:
         """Connection reader hook for server-detected speech: mute and flush at once."""

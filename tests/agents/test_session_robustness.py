@@ -110,3 +110,22 @@ def test_errors_nobody_handles_go_to_the_hook(sim: Simulator) -> None:
     finally:
         set_unhandled_error_hook(previous)
     assert seen and "device unplugged" in str(seen[0])
+
+
+def test_after_a_server_side_barge_in_the_next_answer_plays_again(sim: Simulator) -> None:
+    # Gemini reports barge-in as response.interrupted (no speech.started): playback must
+    # be muted for the interrupted answer only.
+    from kernl_realtime.channels import MemoryChannel
+
+    channel = MemoryChannel(16000)
+    with RealtimeSession(RealtimeAgent("talker"), model=make_model(sim, "google"), channel=channel) as session:
+        session.ask("Tell me something rather long about the weather at sea", timeout=5)
+        channel.read(300 * 32)  # 300 ms heard
+        interrupted = threading.Event()
+        session.on("interrupted", interrupted.set)
+        channel.write(tone(300, rate=16000))
+        assert interrupted.wait(5)
+        channel.read()
+        turn = session.ask("Hello again", timeout=5)
+        assert turn.text == "You said: Hello again." and turn.audio
+        assert len(channel.read(timeout=1.0)) > 0
