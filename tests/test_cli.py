@@ -92,7 +92,7 @@ def test_talk_in_text_mode_against_the_simulator(provider: str) -> None:
     # ElevenLabs ends an agent turn only after some silence: one turn is enough there.
     said = ["hello there"] if provider == "elevenlabs" else ["hello there", "what is up"]
     stdin = "\n\n".join(said) + "\n/quit\nnot sent\n"
-    result = cli("talk", "--provider", provider, "--sim-speed", "0", stdin=stdin)
+    result = cli("talk", "--text", "--provider", provider, "--sim-speed", "0", stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"assistant: You said: {text}." for text in said]
     assert "talking to the offline simulator" in result.stderr  # no key in the environment
@@ -100,7 +100,7 @@ def test_talk_in_text_mode_against_the_simulator(provider: str) -> None:
 
 
 def test_talk_shows_a_tool_call_in_the_status_line() -> None:
-    result = cli("talk", stdin="What time is it?\n")
+    result = cli("talk", "--text", stdin="What time is it?\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("assistant: The get_time tool says ")
     assert "[connected] tool running: get_time" in result.stderr.splitlines()
@@ -126,6 +126,7 @@ def test_talk_in_voice_mode_uses_the_local_audio_channel(monkeypatch: pytest.Mon
 
     fake = types.ModuleType("sounddevice")
     fake.RawStream = RawStream  # type: ignore[attr-defined]
+    fake.query_devices = lambda kind=None: {"name": f"fake {kind}"}  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     for name in KEY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -139,7 +140,7 @@ def test_talk_in_voice_mode_uses_the_local_audio_channel(monkeypatch: pytest.Mon
 
 def test_talk_records_a_cassette_that_inspect_reads(tmp_path: Path) -> None:
     path = tmp_path / "talk.jsonl"
-    result = cli("talk", "--record", str(path), "--quiet", stdin="hello there\n")
+    result = cli("talk", "--text", "--record", str(path), "--quiet", stdin="hello there\n")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # --quiet: no status line
     inspected = cli("inspect", str(path), "--json")
@@ -150,7 +151,7 @@ def test_talk_records_a_cassette_that_inspect_reads(tmp_path: Path) -> None:
 
 
 def test_talk_json_prints_one_event_per_line() -> None:
-    result = cli("talk", "--json", "--quiet", stdin="hi\n")
+    result = cli("talk", "--text", "--json", "--quiet", stdin="hi\n")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [event["kind"] for event in events]
@@ -159,14 +160,15 @@ def test_talk_json_prints_one_event_per_line() -> None:
 
 def test_talk_exit_codes_for_usage_and_connection_failures() -> None:
     assert cli("talk", "--provider", "nope").returncode == 2
-    env_key = cli("talk", "--model", "x", stdin="hi\n")  # the simulator accepts any model id
+    env_key = cli("talk", "--text", "--model", "x", stdin="hi\n")  # the simulator accepts any model id
     assert env_key.returncode == 0
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES}
     env.update(PYTHONPATH=str(ROOT), OPENAI_API_KEY="sk-x", OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1")
-    refused = subprocess.run([sys.executable, "-m", "kernl_realtime", "talk"], input="hi\n", capture_output=True,
+    refused = subprocess.run([sys.executable, "-m", "kernl_realtime", "talk", "--text"], input="hi\n",
+                             capture_output=True,
                              text=True, timeout=60, cwd=ROOT, env=env)
     assert refused.returncode == 1 and "could not connect" in refused.stderr
 
@@ -310,3 +312,20 @@ def test_help_lists_the_commands() -> None:
     for command in ("talk", "simulate", "replay", "inspect"):
         assert command in result.stdout
     assert cli("inspect").returncode == 2  # argparse: missing FILE
+
+
+def test_talk_falls_back_to_text_without_an_audio_device(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    fake = types.ModuleType("sounddevice")
+
+    def no_device(kind: Any = None) -> Any:
+        raise OSError("Error querying device -1")  # what PortAudio says on a server
+
+    fake.query_devices = no_device  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    for name in KEY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello there\n"))
+    assert main(["talk", "--sim-speed", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "text mode" in err and out.splitlines() == ["assistant: You said: hello there."]

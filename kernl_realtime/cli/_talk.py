@@ -58,10 +58,15 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _voice_available() -> bool:
-    """True when the audio extra works here (sounddevice imports and finds PortAudio)."""
+    """True when the audio extra works here: sounddevice, PortAudio, a microphone and a speaker."""
     try:
-        import sounddevice  # noqa: F401 - presence check; loads PortAudio
+        import sounddevice  # loads PortAudio
     except (ImportError, OSError):
+        return False
+    try:
+        sounddevice.query_devices(kind="input")
+        sounddevice.query_devices(kind="output")
+    except Exception:  # noqa: BLE001 - sounddevice.PortAudioError: no such device (servers, CI)
         return False
     return True
 
@@ -167,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     voice = not args.text and _voice_available()
     if not args.text and not voice:
-        status.set("[text] voice needs the audio extra and PortAudio (pip install -e '.[audio]'); text mode")
+        status.set("[text] voice needs the audio extra, PortAudio and an audio device "
+                   "(pip install -e '.[audio]'); text mode")
     try:
         model, sim = _open_model(info, args, status)
     except LookupError as exc:
@@ -204,6 +210,10 @@ def _converse(model: Any, args: argparse.Namespace, status: Status, voice: bool)
         session.connect()
     except KernlRealtimeError as exc:
         print(f"error: could not connect: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - the audio device failed to open (PortAudioError)
+        print(f"error: could not start the audio channel ({type(exc).__name__}: {exc}); try --text",
+              file=sys.stderr)
         return EXIT_FAILURE
     mode = "speak or type" if voice else "type a message"
     status.set(f"[connected] {model.provider} {model.model_id}; {mode} (Ctrl-D to end)")
