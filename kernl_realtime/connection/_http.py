@@ -146,4 +146,11 @@ def mint_client_secret(url: str, api_key: str, body: Dict[str, Any], *, timeout:
         raise ProtocolError(f"{provider} authenticate() response has no client secret 'value'")
     if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
         raise ProtocolError(f"{provider} authenticate() response has no numeric 'expires_at'")
-    return ClientCredential.from_token(value, datetime.fromtimestamp(expires_at, tz=timezone.utc))
+    try:
+        expiry = datetime.fromtimestamp(expires_at, tz=timezone.utc)
+        credential = ClientCredential.from_token(value, expiry)
+    except (ValueError, OverflowError, OSError):  # ConfigurationError is a ValueError; it never shows the token
+        credential = None
+    if credential is None:  # raised outside the handler, so nothing is chained
+        raise ProtocolError(f"{provider} authenticate() response has an unusable client secret or 'expires_at'")
+    return credential

@@ -284,3 +284,17 @@ def test_the_simulators_logs_redact_authorization_and_tokens(caplog: Any) -> Non
         for secret in (API_KEY, credential.token or ""):
             assert secret[:16] not in line and secret[-16:] not in line, line
     assert any("authorization" in line.lower() for line in simulator_lines), "websockets logs the headers at DEBUG"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"value": f"ek_{API_KEY}\n\x00", "expires_at": 4102444800},
+        {"value": API_KEY, "expires_at": 10**30},
+        {"value": API_KEY, "expires_at": float("nan")},
+    ],
+)
+def test_an_unusable_minted_secret_is_a_protocol_error_that_does_not_show_it(payload: Any) -> None:
+    error = authenticate_error(status=200, json=payload)
+    assert type(error).__name__ == "ProtocolError" and "expires_at" in str(error)
+    assert_no_secret(error)
