@@ -298,3 +298,24 @@ def test_an_unusable_minted_secret_is_a_protocol_error_that_does_not_show_it(pay
     error = authenticate_error(status=200, json=payload)
     assert type(error).__name__ == "ProtocolError" and "expires_at" in str(error)
     assert_no_secret(error)
+
+
+def _every_provider_model(key: str) -> List[Any]:
+    from kernl_realtime.providers import elevenlabs, google
+
+    return [
+        lambda: openai.realtime("gpt-realtime", api_key=key),
+        lambda: xai.realtime("grok-voice-latest", api_key=key),
+        lambda: google.realtime("gemini-3.8-live", api_key=key),
+        lambda: elevenlabs.realtime(agent_id="agent_x", api_key=key),
+    ]
+
+
+def test_every_provider_strips_keys_and_refuses_control_characters_without_echo() -> None:
+    for build in _every_provider_model(f"  {API_KEY}\n"):
+        assert build()._api_key == API_KEY
+    for build in _every_provider_model(API_KEY[:12] + "\r\n" + API_KEY[12:]):
+        with pytest.raises(ConfigurationError) as caught:
+            build()
+        assert caught.value.field == "api_key"
+        assert_no_secret(caught.value)

@@ -13,6 +13,7 @@ from ..._version import __version__
 from ...connection._http import get_json, websocket_url
 from ...exceptions import ConfigurationError, ProtocolError
 from ...protocol import ClientCredential, RealtimeAuthenticateOptions, RealtimeConnectOptions
+from ...protocol._credentials import clean_api_key
 from ..base import HandshakeRequest, RealtimeModel
 from ._codec import ElevenLabsCodec
 from ._initiation import merged_options
@@ -74,9 +75,10 @@ class ElevenLabsRealtimeModel(RealtimeModel):
         if not isinstance(agent_id, str) or not agent_id.strip():
             raise ConfigurationError("agent_id must be a non-empty string such as 'agent_…'", field="agent_id")
         super().__init__(agent_id)
-        key = api_key if api_key is not None else (os.environ.get(_API_KEY_ENV) or None)
-        if key is not None and (not isinstance(key, str) or not key.strip()):
-            raise ConfigurationError("api_key must be a non-empty string", field="api_key")
+        if api_key is not None:
+            key = clean_api_key(api_key)
+        else:
+            key = clean_api_key(os.environ.get(_API_KEY_ENV), source=f"the {_API_KEY_ENV} environment variable")
         self._api_key = key
         self.base_url = (base_url or os.environ.get(_BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         websocket_url(self.base_url, _WS_PATH)  # a bad base_url fails here, not at first use
