@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -109,6 +110,7 @@ def comparable(events: List[Any]) -> List[str]:
 
 def test_cassette_header_and_frames(recorded: Any) -> None:
     path, _, provider = recorded
+    assert KEY not in path.read_text()  # Bearer header (OpenAI, xAI), x-goog-api-key (Gemini)
     cassette = load_cassette(path)
     assert cassette.provider == provider and cassette.model
     assert cassette.header["session_config"]["instructions"] == "Be brief."
@@ -233,7 +235,8 @@ def elevenlabs_weather_call(model: Any, *, temp: int = 18) -> List[Any]:
     raise AssertionError("closed before the answer")
 
 
-def test_elevenlabs_signed_url_session_replays_with_its_pings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("speed", [0.0, 1.0])
+def test_elevenlabs_signed_url_session_replays_with_its_pings(tmp_path: Path, speed: float) -> None:
     agent = ElevenLabsAgent("agent_weather", private=True, tools=[
         {"name": "get_weather", "description": WEATHER.description, "parameters": WEATHER.parameters}])
     path = tmp_path / "elevenlabs.jsonl"
@@ -251,7 +254,7 @@ def test_elevenlabs_signed_url_session_replays_with_its_pings(tmp_path: Path) ->
     assert KEY not in text and "conversation_signature" not in text
     frames = load_cassette(path).connections[0].frames
     assert any(f.auto and f.key == "pong" for f in frames), "no ping was answered while recording"
-    with Cassette(path) as cassette:
+    with Cassette(path, speed=speed) as cassette:
         assert cassette.provider == "elevenlabs"
         replayed = elevenlabs_weather_call(cassette.model())  # a public-agent model: no key, no REST
     assert comparable(replayed) == comparable(live)
@@ -293,3 +296,28 @@ def test_an_agent_session_records_and_replays(sim: Simulator, tmp_path: Path) ->
         cassette.close()
     with pytest.raises(CassetteMismatch, match="temp_c"):
         cassette.check()
+
+
+def test_recorded_pace_keeps_the_gaps_and_fast_pace_drops_them(tmp_path: Path) -> None:
+    path = tmp_path / "paced.jsonl"
+    lines = [
+        {"kernl_cassette": 1, "provider": "openai", "model": "gpt-realtime"},
+        {"t": 0.0, "event": "open", "endpoint": "wss://api.openai.com/v1/realtime"},
+        {"t": 0.01, "from": "server", "frame": "text", "json": {
+            "type": "session.created", "session": {"type": "realtime", "object": "realtime.session", "id": "s1"}}},
+        {"t": 0.61, "from": "server", "frame": "text", "json": {"type": "x.later"}},
+        {"t": 0.62, "event": "close", "initiator": "client", "code": 1000, "reason": ""},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    elapsed = {}
+    for speed in (0.0, 1.0, 2.0):
+        with Cassette(path, speed=speed) as cassette:
+            with cassette.model().connect(timeout=5) as conn:
+                started = time.monotonic()
+                event = conn.recv(timeout=5)
+                while event.kind != "unknown":
+                    event = conn.recv(timeout=5)
+                elapsed[speed] = time.monotonic() - started
+                assert event.type == "x.later"
+    # 0.6 s between the frames when recorded: as fast as possible, 0.6 s, then 0.3 s at 2x.
+    assert elapsed[0.0] < 0.4 and elapsed[1.0] >= 0.55 and 0.25 <= elapsed[2.0] < elapsed[1.0]

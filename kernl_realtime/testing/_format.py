@@ -159,7 +159,7 @@ def load_cassette(path: "Union[str, os.PathLike[str]]") -> CassetteFile:
             continue
         try:
             record = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise CassetteError(f"{name}:{number}: not JSON ({exc.msg}); is this a kernl cassette?") from None
         if not isinstance(record, dict):
             raise CassetteError(f"{name}:{number}: each line must be a JSON object")
