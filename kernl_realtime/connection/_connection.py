@@ -667,6 +667,7 @@ class RealtimeConnection:
         """
         if not isinstance(event, ClientEvent):
             raise _not_a_client_event(event)
+        self._dispatcher.settle()  # callbacks registered before this send are all in place
         kind = event.kind
         if kind == "audio.input.append" and self._muted:
             self._stats.muted_audio_dropped += 1
@@ -962,6 +963,7 @@ class RealtimeConnection:
 
     def _begin_pulling(self) -> None:
         """The first ``recv()``/iteration: the pull path is now consumed (or refused)."""
+        self._dispatcher.settle()
         with self._route_lock:
             state = self._pull_state
             if state is _PULL_HOLD:
@@ -1130,6 +1132,7 @@ class RealtimeConnection:
         """
         if threading.current_thread() is self._reader:
             return self._reader_done.is_set()
+        self._dispatcher.settle()
         if not self._reader_done.wait(timeout):
             return False
         return True

@@ -38,7 +38,8 @@ NOTIFICATION_NAMES = (
 
 _STOP = object()
 
-#: The first callbacks get what was held once no on()/once() came for this long.
+#: The first callbacks get what was held once no on()/once() came for this long, or
+#: as soon as the application does something else with the connection (settle()).
 REGISTRATION_SETTLE_SECONDS = 0.05
 
 
@@ -103,7 +104,9 @@ class Dispatcher:
         self._holding = hold
         self._stopping = False
         self._last_add = 0.0
-        self._stopped = threading.Event()
+        # Set when the registrations are over (settle()) or the dispatcher stops.
+        self._settled = threading.Event()
+        self._settled_flag = False
 
     # -- registry ---------------------------------------------------------------------
 
@@ -191,6 +194,13 @@ class Dispatcher:
         except QueueClosed:
             pass
 
+    def settle(self) -> None:
+        """The application moved on from registering callbacks (it sent, pulled, waited or
+        closed): deliver what was held now instead of at the end of the settle time."""
+        if not self._settled_flag:
+            self._settled_flag = True
+            self._settled.set()
+
     def drop_hold(self) -> bool:
         """Stop holding for callbacks that were never registered; True if it did."""
         with self._lock:
@@ -207,7 +217,7 @@ class Dispatcher:
         with self._lock:
             self._stopping = True
             started = self._thread is not None
-        self._stopped.set()
+        self.settle()
         self._queue.close((list(final) if started else []) + [_STOP])
 
     def join(self, timeout: float) -> bool:
@@ -226,11 +236,12 @@ class Dispatcher:
     def _run(self) -> None:
         # Let a burst of on() calls finish before the held events go out, so that each
         # of the first callbacks (not only the very first) sees them.
-        while not self._stopped.is_set():
+        while not self._settled.is_set():
             remaining = self._last_add + REGISTRATION_SETTLE_SECONDS - time.monotonic()
             if remaining <= 0:
                 break
-            self._stopped.wait(remaining)
+            self._settled.wait(remaining)
+        self._settled_flag = True
         queue = self._queue
         while True:
             try:
