@@ -129,3 +129,23 @@ def test_after_a_server_side_barge_in_the_next_answer_plays_again(sim: Simulator
         turn = session.ask("Hello again", timeout=5)
         assert turn.text == "You said: Hello again." and turn.audio
         assert len(channel.read(timeout=1.0)) > 0
+
+
+def test_ctrl_c_during_ask_cancels_the_response() -> None:
+    import _thread
+
+    with Simulator(api_key="sk-sim", speed=5.0) as simulator:
+        with RealtimeSession(RealtimeAgent("helper"), model=make_model(simulator, "openai")) as session:
+            timer = threading.Timer(0.3, _thread.interrupt_main)
+            timer.start()
+            try:
+                session.ask("Tell me a long story " + "about the sea and the sky " * 4, timeout=30)
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise AssertionError("ask() returned instead of raising KeyboardInterrupt")
+            finally:
+                timer.cancel()
+            simulator.wait_for(lambda ms: any(m["type"] == "response.cancel" for m in ms))
+            # The session is still usable.
+            assert session.ask("Hello", timeout=10).text == "You said: Hello."
