@@ -42,6 +42,11 @@ def _error(status: int, message: str, name: str) -> Tuple[int, Dict[str, Any]]:
     return status, {"error": {"code": status, "message": message, "status": name}}
 
 
+def _param(params: Dict[str, List[str]], name: str) -> Optional[str]:
+    values = params.get(name)
+    return values[0] if values else None
+
+
 def _first(headers: Dict[str, List[str]], name: str) -> Optional[str]:
     values = headers.get(name)
     return values[0].strip() if values else None
@@ -85,8 +90,8 @@ class GeminiFront:
         assert match is not None
         constrained = match.group(2) == "BidiGenerateContentConstrained"
         params = urllib.parse.parse_qs(query)
-        key = _first(headers, "x-goog-api-key") or (params.get("key") or [None])[0]
-        token = (params.get("access_token") or [None])[0]
+        key = _first(headers, "x-goog-api-key") or _param(params, "key")
+        token = _param(params, "access_token")
         authorization = _first(headers, "authorization") or ""
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "token" and value.strip():
@@ -109,7 +114,7 @@ class GeminiFront:
         """Answer ``POST /v1alpha/auth_tokens`` (404 for ``v1beta``)."""
         if not _TOKEN_PATHS[self.normalize(path)]:
             return _error(404, "Method not found.", "NOT_FOUND")
-        key = _first(headers, "x-goog-api-key") or (urllib.parse.parse_qs(query).get("key") or [None])[0]
+        key = _first(headers, "x-goog-api-key") or _param(urllib.parse.parse_qs(query), "key")
         if not key:
             return _error(403, _UNREGISTERED, "PERMISSION_DENIED")
         try:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
 try:
     from websockets.frames import Frame, Opcode
@@ -125,6 +125,14 @@ async def _write_http(writer: asyncio.StreamWriter, status: int, body: Dict[str,
         pass
 
 
+class _FrameHandler(Protocol):
+    """What a dialect's session engine does with complete client messages."""
+
+    def handle_text(self, text: str) -> None: ...
+
+    def handle_binary(self, data: bytes) -> None: ...
+
+
 class _WsTransport(Transport):
     """Drives a sans-I/O ``ServerProtocol`` over asyncio streams for one session."""
 
@@ -188,7 +196,7 @@ class _WsTransport(Transport):
         self.closed = True
         self._writer.transport.abort()
 
-    async def run(self, engine: SessionEngine) -> None:
+    async def run(self, engine: "_FrameHandler") -> None:
         """Read frames until the connection ends, feeding complete messages to ``engine``."""
         fragments: List[bytes] = []
         fragment_op: Optional[Opcode] = None
@@ -224,7 +232,7 @@ class _WsTransport(Transport):
                 self._close_timer.cancel()
 
     @staticmethod
-    def _deliver(engine: SessionEngine, opcode: Opcode, payload: bytes) -> None:
+    def _deliver(engine: "_FrameHandler", opcode: Opcode, payload: bytes) -> None:
         if opcode is Opcode.TEXT:
             try:
                 text = payload.decode("utf-8")

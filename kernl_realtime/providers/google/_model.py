@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ...connection._codec import HandshakeRequest
 from ...connection._http import post_json, websocket_url
@@ -38,7 +38,7 @@ def _timestamp(moment: datetime) -> str:
 
 def _field_mask(setup: Dict[str, Any]) -> str:
     """The paths a pinned setup locks: top-level keys, one level deeper for objects."""
-    paths = []
+    paths: List[str] = []
     for key, value in setup.items():
         if isinstance(value, dict) and value:
             paths.extend(f"{key}.{inner}" for inner in value)

@@ -14,7 +14,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional
 
 from ...exceptions import ConfigurationError
-from ...protocol import AudioFormat, RealtimeSessionConfig, TurnDetectionConfig
+from ...protocol import AudioFormat, FunctionToolSpec, RealtimeSessionConfig, TurnDetectionConfig
 
 __all__ = [
     "INPUT_RATE",
@@ -140,7 +140,7 @@ def _tools(config: RealtimeSessionConfig) -> List[Dict[str, Any]]:
     declarations: List[Dict[str, Any]] = []
     hosted: List[Dict[str, Any]] = []
     for index, tool in enumerate(config.tools or []):
-        if tool.kind == "function":
+        if isinstance(tool, FunctionToolSpec):
             declaration: Dict[str, Any] = {"name": tool.name}
             if tool.description is not None:
                 declaration["description"] = tool.description
