@@ -145,7 +145,7 @@ def test_barge_in_interrupts_the_agent_and_flushes_playback() -> None:
             assert interrupted.wait(5)
             events = until(conn, "response.done")
             assert events[-2].kind == "response.interrupted" and events[-1].status.value == "cancelled"
-            assert conn._playback.truncation_point(time.monotonic(), None) is None  # playback was flushed
+            assert conn._core.playback.truncation_point(time.monotonic(), None) is None  # playback was flushed
             correction = next(e for e in drain(conn, 1.0) if e.kind == "unknown" and e.type != "ping")
             assert correction.type == "agent_response_correction"
             spoken = correction.data["agent_response_correction_event"]["corrected_agent_response"]

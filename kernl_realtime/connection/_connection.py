@@ -48,7 +48,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
+from typing import Any, Callable, Deque, Iterator, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._deadline import Deadline
@@ -56,7 +56,7 @@ from ._dispatch import Dispatcher, check_callback_name, is_error_handled
 from ._excepthook import report_unhandled
 from ._keepalive import KeepAliveClock
 from .._logging import summarize_message
-from ._playback import PlaybackTracker
+from ._session import SessionCore
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
 from ._record import Recorder
 from ._reconnect import ConnectionReconnected, ReconnectAttempt, ReconnectBudget, ReconnectHook, reconnect_wanted
@@ -89,11 +89,9 @@ from ..protocol import (
     AudioFormat,
     ClientCredential,
     ClientEvent,
-    ItemTruncateEvent,
     RealtimeClientEvent,
     RealtimeConnectOptions,
     RealtimeServerEvent,
-    ResponseCancelEvent,
     SessionInfo,
     TransportStatus,
 )
@@ -114,6 +112,20 @@ Reopen = Callable[[Optional[ClientCredential], Optional[str]], "tuple[HandshakeR
 
 # Longest wait for more frames while reading ahead during backpressure (seconds).
 _READ_AHEAD_WAIT = 0.05
+
+#: Server events the session core keeps books on (the rest skip it).
+_OBSERVED_KINDS = frozenset(
+    {
+        "audio.output.delta",
+        "response.created",
+        "response.done",
+        "speech.started",
+        "session.created",
+        "session.updated",
+        "response.interrupted",  # the server abandoned the response on a barge-in (Gemini)
+    }
+)
+
 
 class _State(Enum):
     CONNECTING = "connecting"
@@ -356,13 +368,11 @@ class RealtimeConnection:
         self._handshake_done = threading.Event()
         self._handshake_error: Optional[KernlRealtimeError] = None
 
-        self._session: Optional[SessionInfo] = None
-        self._session_id: Optional[str] = None
         self._muted = False
 
+        # Guards the session core: the reader feeds it events, interrupt() runs anywhere.
         self._interrupt_lock = threading.Lock()
-        self._responding = False
-        self._playback = PlaybackTracker(codec.output_format)
+        self._core = SessionCore(codec.output_format, codec.session_config)
         # Set when the codec asked to move to a new socket (Gemini goAway) and it is safe now.
         self._switching = False
         # True while a reconnect continues the same server session (a resumption handle).
@@ -388,7 +398,7 @@ class RealtimeConnection:
         )
         self._stall = StallTracker()
         # The websocket a reconnect is opening, so that close() can abort it.
-        self._connecting_ws: Optional["websocket.WebSocket"] = None
+        self._connecting_ws: Optional[Any] = None  # a websocket-client WebSocket
         # Closes the connection if the object connect() returned is dropped unclosed.
         self._finalizer: Optional[weakref.finalize] = None
         self._stats = StatsRecorder()
@@ -410,16 +420,6 @@ class RealtimeConnection:
         # (RFC 6455 lets an endpoint answer only the latest); the next writer answers it.
         self._pong_owed: Optional[bytes] = None
 
-        self._bookkeeping: Dict[str, Callable[[Any], None]] = {
-            "audio.output.delta": self._on_audio_delta,
-            "response.created": self._on_response_created,
-            "response.done": self._on_response_done,
-            "speech.started": self._on_speech_started,
-            "session.created": self._on_session_info,
-            "session.updated": self._on_session_info,
-            # The server abandoned the response because the user barged in (Gemini).
-            "response.interrupted": self._on_server_interrupted,
-        }
         self._reader = threading.Thread(
             target=self._run_reader,
             name=f"kernl-realtime-{provider}-reader-{self._id}",
@@ -591,12 +591,12 @@ class RealtimeConnection:
     @property
     def session_id(self) -> Optional[str]:
         """The provider's session id, from ``session.created``."""
-        return self._session_id
+        return self._core.session_id
 
     @property
     def session(self) -> Optional[SessionInfo]:
         """The latest session info reported by the server (``session.created/updated``)."""
-        return self._session
+        return self._core.session
 
     @property
     def input_format(self) -> Optional[AudioFormat]:
@@ -645,7 +645,7 @@ class RealtimeConnection:
     def __repr__(self) -> str:
         return (
             f"<RealtimeConnection {self._provider}#{self._id} status={self.status.value} "
-            f"session_id={self._session_id!r}>"
+            f"session_id={self._core.session_id!r}>"
         )
 
     # -- sending ------------------------------------------------------------------------
@@ -774,19 +774,9 @@ class RealtimeConnection:
 
     def _interrupt(self, *, played_ms: Optional[float], server_cancels: bool) -> bool:
         with self._interrupt_lock:
-            now = time.monotonic()
-            cancel = self._responding and not server_cancels
-            truncate = self._playback.truncation_point(now, played_ms)
-            active = self._responding or truncate is not None
-            self._responding = False
-            self._playback.reset()
-        if not active:
+            events = self._core.interrupt(time.monotonic(), played_ms, server_cancels)
+        if events is None:
             return False
-        events: List[Any] = []
-        if cancel:
-            events.append(ResponseCancelEvent())
-        if truncate is not None:
-            events.append(ItemTruncateEvent(item_id=truncate[0], audio_end_ms=truncate[1]))
         for event in events:
             try:
                 self._send_event(event)
@@ -1283,7 +1273,7 @@ class RealtimeConnection:
             first_attempt = self._state is not _State.RECONNECTING
             if first_attempt:
                 self._budget.session_lost(time.monotonic(), policy)
-                self._previous_session_id = self._session_id
+                self._previous_session_id = self._core.session_id
                 self._not_reconnecting.clear()
                 self._state = _State.RECONNECTING
         if first_attempt:
@@ -1293,8 +1283,7 @@ class RealtimeConnection:
         for event in self._codec.abandon_in_flight():
             self._deliver(event)
         with self._interrupt_lock:
-            self._playback.reset()
-            self._responding = False
+            self._core.connection_lost()
         last_error: KernlRealtimeError = cause
         while True:
             planned = self._budget.next_attempt(policy)
@@ -1361,7 +1350,7 @@ class RealtimeConnection:
             return True, None
         return False, last_error
 
-    def _track_connecting(self, ws: "websocket.WebSocket") -> None:
+    def _track_connecting(self, ws: Any) -> None:
         """Remember the websocket a reconnect is opening, so close() can abort it."""
         self._connecting_ws = ws
         if self._close_requested:
@@ -1580,9 +1569,8 @@ class RealtimeConnection:
             self._report_error(_as_protocol_error(exc, self._provider, event.kind))
 
     def _deliver(self, event: Any) -> None:
-        hook = self._bookkeeping.get(event.kind)
-        if hook is not None:
-            self._run_bookkeeping(hook, event)
+        if event.kind in _OBSERVED_KINDS:
+            self._run_bookkeeping(self._observe, event)
         if self._pull_state is not _PULL_OFF:
             self._put_pull(event)
         elif event.kind == "session.error" and isinstance(event.error, BaseException):
@@ -1593,14 +1581,13 @@ class RealtimeConnection:
             self._advance_handshake(event)
 
     def _advance_handshake(self, event: Any) -> None:
-        if event.kind == "session.error":
-            error = event.error if isinstance(event.error, ServerError) else ServerError(str(event.error))
+        step = SessionCore.handshake(event, self._codec)
+        if step.error is not None:
             if self._state is _State.RECONNECTING:
-                raise error  # the new session was rejected: ends this reconnect
-            self._handshake_error = error
+                raise step.error  # the new session was rejected: ends this reconnect
+            self._handshake_error = step.error
             self._handshake_done.set()
             return
-        step = self._codec.handshake_step(event)
         for client_event in step.send:
             self._send_event(client_event)
         if not step.done:
@@ -1620,7 +1607,7 @@ class RealtimeConnection:
             notice = ConnectionReconnected(
                 attempt=self._budget.attempt,
                 previous_session_id=self._previous_session_id,
-                session_id=self._session_id,
+                session_id=self._core.session_id,
                 state_lost=not self._resuming,
             )
             logger.debug("%s reconnected (conversation %s)", self._log_prefix,
@@ -1631,36 +1618,12 @@ class RealtimeConnection:
 
     # -- bookkeeping (reader thread) ------------------------------------------------------
 
-    def _on_session_info(self, event: Any) -> None:
-        session = event.session
-        self._session = session
-        if event.kind == "session.created":
-            self._session_id = session.id
-        audio = session.config.audio if session.config is not None else None
-        if audio is not None and audio.output_format is not None:
-            with self._interrupt_lock:
-                self._playback.set_output_format(audio.output_format)
-
-    def _on_audio_delta(self, event: Any) -> None:
+    def _observe(self, event: Any) -> None:
+        """Feed the session core; on a barge-in, stop local playback and interrupt."""
         with self._interrupt_lock:
-            self._playback.on_audio(event.item_id, event.audio, time.monotonic())
-
-    def _on_response_created(self, event: Any) -> None:
-        with self._interrupt_lock:
-            self._responding = True
-
-    def _on_response_done(self, event: Any) -> None:
-        # Keep the playback estimate: audio usually arrives faster than real time, so
-        # it may still be playing after response.done and still need truncating.
-        with self._interrupt_lock:
-            self._responding = False
-
-    def _on_server_interrupted(self, event: Any) -> None:
-        # The server already stopped generating: only local playback bookkeeping remains.
-        self._interrupt(played_ms=self._stop_local_playback(), server_cancels=True)
-
-    def _on_speech_started(self, event: Any) -> None:
-        self._interrupt(played_ms=self._stop_local_playback(), server_cancels=self._server_cancels_on_speech())
+            barge_in = self._core.observe(event, time.monotonic())
+        if barge_in is not None:  # whether the server cancels the response itself
+            self._interrupt(played_ms=self._stop_local_playback(), server_cancels=barge_in)
 
     def _stop_local_playback(self) -> Optional[float]:
         """Run the barge-in hook: the sink stops playing and says how much was heard."""
@@ -1675,14 +1638,6 @@ class RealtimeConnection:
             error.__cause__ = exc
             self._report_error(error)
             return None
-
-    def _server_cancels_on_speech(self) -> bool:
-        """True when the server itself cancels responses on speech (server VAD default)."""
-        config = self._codec.session_config
-        detection = config.turn_detection if config is not None else None
-        if detection is None:
-            return True
-        return detection.mode == "server_vad" and detection.interrupt_response is not False
 
     # -- keepalive and backpressure (reader thread) ----------------------------------------
 
@@ -1805,8 +1760,7 @@ class RealtimeConnection:
         except Exception:  # noqa: BLE001
             pass
         with self._interrupt_lock:
-            self._playback.reset()
-            self._responding = False
+            self._core.connection_lost()
         logger.debug("%s closed: initiator=%s code=%d", self._log_prefix, initiator, code)
         if self._recorder is not None:
             # Before the queues end, so the cassette is complete once iteration stops.
