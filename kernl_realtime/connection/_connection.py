@@ -54,7 +54,7 @@ from ._codec import HandshakeRequest, ProviderCodec, WireMessage
 from ._deadline import Deadline
 from ._dispatch import Dispatcher, check_callback_name, is_error_handled
 from ._excepthook import report_unhandled
-from ._keepalive import KeepAliveClock
+from ._liveness import PingPong
 from .._logging import summarize_message
 from ._session import SessionCore
 from ._queue import BoundedQueue, QueueClosed, QueueEmpty
@@ -405,20 +405,13 @@ class RealtimeConnection:
         self._recorder: Optional[Recorder] = None
 
         self._tick = settings.tick
-        self._keepalive = KeepAliveClock(settings.keepalive, time.monotonic())
+        self._pings = PingPong(settings.keepalive, write_lock, lambda: self._close_sent, time.monotonic())
         self._next_keepalive_check = 0.0
         # Frames read while delivery waited for queue space (see _read_ahead), in order;
         # their auto-replies were already sent.
         self._ahead: Deque[Tuple[int, Any]] = deque()
         # Frames of the current socket read but not yet handled, oldest first.
         self._pending: Deque[Tuple[int, Any]] = deque()
-        # Set by the reader when a due ping found the write lock taken; the next writer
-        # sends it and records when in _ping_written_at (read back on the reader).
-        self._ping_wanted = False
-        self._ping_written_at: Optional[float] = None
-        # The payload of the latest ping not yet answered because a send held the socket
-        # (RFC 6455 lets an endpoint answer only the latest); the next writer answers it.
-        self._pong_owed: Optional[bytes] = None
 
         self._reader = threading.Thread(
             target=self._run_reader,
@@ -703,8 +696,8 @@ class RealtimeConnection:
             try:
                 for payload in payloads:
                     self._ws.send(payload)
-                if self._ping_wanted or self._pong_owed is not None:
-                    self._write_owed_control()
+                if self._pings.owed:
+                    self._pings.write_owed(self._ws)
             except TimeoutError as exc:
                 error = SendTimeout(
                     f"send did not complete within {self._settings.send_timeout:g} s: "
@@ -1004,7 +997,7 @@ class RealtimeConnection:
                 if put(self._tick):
                     return
                 now = time.monotonic()
-                self._keepalive.excuse(now)
+                self._pings.excuse(now)
                 self._read_ahead()  # codecs with auto-replies must still answer the peer
                 waited = self._stall.waiting(now, started)
                 if waited is not None:
@@ -1341,10 +1334,7 @@ class RealtimeConnection:
                 self._closed_by_server = False
             self._handshake_done.clear()
             self._handshake_deadline = time.monotonic() + self._connect_timeout
-            self._keepalive.restart(time.monotonic())
-            self._ping_wanted = False
-            self._ping_written_at = None
-            self._pong_owed = None
+            self._pings.restart(time.monotonic())
             for event in codec.opening_events():
                 self._send_event(event)
             return True, None
@@ -1397,7 +1387,7 @@ class RealtimeConnection:
                             ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
                         )
                 elif opcode == OP_PING:
-                    self._answer_ping(data)
+                    self._pings.answer_ping(self._ws, data)
                 elif opcode == OP_PONG:
                     self._on_pong(now)
                 elif opcode == OP_CLOSE:
@@ -1490,7 +1480,7 @@ class RealtimeConnection:
     def _keep_ahead(self, opcode: int, data: Any, now: float) -> None:
         """Answer what must be answered now; keep data and close frames for later, in order."""
         if opcode == OP_PING:
-            self._answer_ping(data)
+            self._pings.answer_ping(self._ws, data)
             return
         if opcode == OP_PONG:
             self._on_pong(now)
@@ -1647,36 +1637,13 @@ class RealtimeConnection:
         deadline = self._handshake_deadline
         if deadline is not None and now > deadline:
             raise ConnectTimeout(f"{self._provider} did not confirm the new session after reconnecting")
-        clock = self._keepalive
         if self._close_requested:
             return
         if self._handshake_done.is_set():
             self._poll_codec(now)
-        self._absorb_writer_ping()
-        if self._pong_owed is not None:
-            self._answer_ping(self._pong_owed)
-        if clock.ping_due(now):
-            # Never wait for the lock here. If a send holds it, the ping's deadline runs
-            # anyway (a send stuck on a peer that stopped reading is no progress) and the
-            # next writer sends the ping for us (_ping_wanted), so a thread streaming
-            # audio cannot keep keepalive from probing a live peer either.
-            if self._write_lock.acquire(blocking=False):
-                try:
-                    if not self._close_sent:
-                        if self._ws.can_write_now():
-                            self._ping_wanted = False
-                            self._ws.ping(b"kernl")
-                            clock.ping_sent(now)
-                        else:  # the send buffer is full: the peer is not reading
-                            clock.ping_blocked(now)
-                finally:
-                    self._write_lock.release()
-            else:
-                clock.ping_blocked(now)
-                self._ping_wanted = True
-        if clock.peer_dead(now):
+        if self._pings.check(self._ws, now):
             raise KeepAliveTimeout(
-                f"{self._provider} did not answer a ping within {clock.settings.timeout:g} s; "
+                f"{self._provider} did not answer a ping within {self._settings.keepalive.timeout:g} s; "
                 "the connection is considered dead"
             )
 
@@ -1690,49 +1657,8 @@ class RealtimeConnection:
         for event in events:
             self._deliver(event)
 
-    def _absorb_writer_ping(self) -> None:
-        """Tell the clock about a ping a writer sent on the reader's behalf."""
-        written = self._ping_written_at
-        if written is not None:
-            self._ping_written_at = None
-            self._keepalive.ping_sent(written)
-
-    def _write_owed_control(self) -> None:
-        """Send the ping/pong the reader could not write (the caller holds the write lock)."""
-        owed = self._pong_owed
-        if owed is not None:
-            self._pong_owed = None
-            self._ws.pong(owed)
-        if self._ping_wanted:
-            self._ping_wanted = False
-            # Recorded before the write: its pong cannot arrive before the reader sees this.
-            self._ping_written_at = time.monotonic()
-            self._ws.ping(b"kernl")
-
-    def _answer_ping(self, payload: bytes) -> None:
-        """Pong now if the socket is free; else leave it to the next writer or check.
-
-        Never waits for the write lock: a send stuck on a peer that stopped reading
-        would hold the reader too, and with it the keepalive deadline.
-        """
-        if not self._write_lock.acquire(blocking=False):
-            self._pong_owed = payload
-            return
-        try:
-            if self._close_sent:
-                self._pong_owed = None
-            elif self._ws.can_write_now():
-                self._pong_owed = None
-                self._ws.pong(payload)
-            else:
-                self._pong_owed = payload
-        finally:
-            self._write_lock.release()
-
     def _on_pong(self, now: float) -> None:
-        self._absorb_writer_ping()
-        self._keepalive.pong_received(now)
-        self._stats.last_ping_rtt = self._keepalive.last_rtt
+        self._stats.last_ping_rtt = self._pings.pong_received(now)
 
     # -- the end ------------------------------------------------------------------------
 
