@@ -1590,7 +1590,7 @@ class RealtimeConnection:
         self._handshake_deadline = None
         self._budget.session_confirmed(time.monotonic())
         if self._recorder is not None:
-            self._recorder.negotiated(self._session, self._codec.input_format, self._codec.output_format)
+            self._recorder.negotiated(self._core.session, self._codec.input_format, self._codec.output_format)
         self._handshake_done.set()
         self._notify("status", (TransportStatus.CONNECTED,))
         if reconnected:
