@@ -973,8 +973,14 @@ class RealtimeConnection:
     def _put_pull(self, item: Any) -> None:
         queue = self._queue
         try:
-            if not queue.put(item, 0):
-                self._wait_for_space("pull", lambda timeout: queue.put(item, timeout))
+            if queue.put(item, 0):
+                return
+            if threading.current_thread() is not self._reader:
+                # Only the reader waits (backpressure); e.g. an error reported from a
+                # user thread's interrupt() goes in past the bound.
+                queue.put_past_bound(item)
+                return
+            self._wait_for_space("pull", lambda timeout: queue.put(item, timeout))
         except QueueClosed:
             pass
 
