@@ -363,3 +363,19 @@ def test_silence_closes_the_conversation_after_the_inactivity_timeout() -> None:
             assert json.loads(ws.recv(timeout=5))["type"] == "conversation_initiation_metadata"
             message, code = raw_error_and_close(ws)
     assert message["error_event"]["error_type"] == "transport_receive_timeout" and code == 1002
+
+
+def test_a_reconnect_fetches_a_fresh_signed_url_and_starts_a_new_conversation(sim: Simulator) -> None:
+    from kernl_realtime import ReconnectPolicy
+
+    model = elevenlabs.realtime(agent_id="agent_private", api_key=KEY, base_url=sim.elevenlabs_base_url)
+    policy = ReconnectPolicy(max_attempts=2, initial_delay=0.0, jitter=0.0)
+    with model.connect(RealtimeConnectOptions(reconnect=policy), timeout=5) as conn:
+        first = conn.session_id
+        reconnected = threading.Event()
+        conn.on("reconnected", lambda notice: reconnected.set())
+        sim.disconnect(code=None)  # the TCP connection drops (1006): recoverable
+        assert reconnected.wait(10)
+        assert conn.session_id and conn.session_id != first  # ElevenLabs has no resumption
+        assert sim.session_info()["client_secret"] is True  # on a newly signed URL, from the reader thread
+        assert sim.received()[0]["type"] == "conversation_initiation_client_data"
