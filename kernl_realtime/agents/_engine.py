@@ -19,7 +19,7 @@ import logging
 import threading
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
-from ..exceptions import CallbackError, ConnectionClosedOK, KernlRealtimeError
+from ..exceptions import CallbackError, ConnectionClosedOK, KernlRealtimeError, ReconnectingError
 from ..protocol import ResponseCreateEvent, ToolResultEvent, TransportStatus
 from ._agent import RealtimeAgent
 from ._audio import Resampler, pcm16_ms
@@ -160,6 +160,12 @@ class SessionEngine:
             emitter.emit("status", *args)
             if args and args[0] == TransportStatus.CLOSED:
                 self._on_closed()
+        elif name == "reconnected":
+            emitter.emit(name, *args)
+            if getattr(args[0], "state_lost", True) if args else True:
+                self._fail_all(ReconnectingError(
+                    "the connection was re-established on a new server session; the turn in progress was lost"
+                ))
         else:
             emitter.emit(name, *args)
 
@@ -455,22 +461,28 @@ class SessionEngine:
             turn.error = error
             turn.done.set()
 
+    def _fail_all(self, error: BaseException) -> None:
+        """End every unfinished turn with ``error`` and stop waiting for its tools."""
+        with self._lock:
+            turns = list(self._claims) + [r.turn for r in self._responses.values()]
+            self._claims.clear()
+            self._responses.clear()
+            self._current = None
+            pending = list(self._calls.values())
+        for call in pending:
+            self._runner.cancel(call, "The connection was lost.", send=False)
+        for turn in turns:
+            if not turn.done.is_set():
+                turn.error = error
+                turn.done.set()
+
     def _on_closed(self) -> None:
         self.closed.set()
         # After the final "status" above: callbacks drain, then their thread ends; pullers see the end.
         self.emitter.close()
-        with self._lock:
-            turns = list(self._claims) + [r.turn for r in self._responses.values()]
-            self._claims.clear()
-            pending = list(self._calls.values())
-        for call in pending:
-            self._runner.cancel(call, "The session closed.", send=False)
         info = getattr(self.conn, "close_info", None)
-        for turn in turns:
-            if not turn.done.is_set():
-                error = info.error if info is not None and info.error is not None else None
-                turn.error = error or ConnectionClosedOK("the session closed before the turn finished")
-                turn.done.set()
+        error = info.error if info is not None and info.error is not None else None
+        self._fail_all(error or ConnectionClosedOK("the session closed before the turn finished"))
 
     def close(self, timeout: float) -> Tuple[str, ...]:
         """Stop the tool pool (joined within ``timeout``); names of tools left running."""

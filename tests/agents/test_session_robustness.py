@@ -149,3 +149,31 @@ def test_ctrl_c_during_ask_cancels_the_response() -> None:
             simulator.wait_for(lambda ms: any(m["type"] == "response.cancel" for m in ms))
             # The session is still usable.
             assert session.ask("Hello", timeout=10).text == "You said: Hello."
+
+
+def test_a_reconnect_that_loses_the_conversation_fails_the_turn_in_progress() -> None:
+    from kernl_realtime import RealtimeConnectOptions, ReconnectingError, ReconnectPolicy
+
+    options = RealtimeConnectOptions(reconnect=ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.1))
+    with Simulator(api_key="sk-sim", speed=1.0) as simulator:
+        with RealtimeSession(RealtimeAgent("helper"), model=make_model(simulator, "openai"), options=options) as session:
+            errors: List[BaseException] = []
+
+            def ask() -> None:
+                try:
+                    session.ask("Tell me a long story " + "about the sea and the sky " * 4, timeout=10)
+                except BaseException as exc:  # noqa: BLE001 - the test inspects it
+                    errors.append(exc)
+
+            asker = threading.Thread(target=ask)
+            asker.start()
+            simulator.wait_for(lambda ms: any(m["type"] == "response.create" for m in ms))
+            time.sleep(0.2)
+            simulator.disconnect(0, 1011, "server restart")
+            asker.join(10)
+            assert errors and isinstance(errors[0], ReconnectingError)
+            simulator.wait_for_sessions(2)
+            deadline = time.monotonic() + 5
+            while session.status != "connected" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert session.ask("Hello", timeout=10).text == "You said: Hello."
