@@ -1,36 +1,33 @@
-"""The dialect-agnostic realtime session engine: conversation, audio buffer, VAD, responses.
+"""The dialect-agnostic realtime session engine: conversation, audio buffer, VAD.
 
 One :class:`SessionEngine` per WebSocket. It runs entirely on the simulator's event loop:
 client messages are handled synchronously as they arrive (so every acknowledgement is sent in
-order), and each response streams from its own task, paced by ``speed``. Cancelling a response
-(``response.cancel`` or barge-in) finishes it synchronously, so ``response.done`` is always
-sent exactly once per ``response.created``.
+order). Item validation lives in ``_items``; responses (streamed from their own tasks, paced
+by ``speed``, finished exactly once) in ``_responses``, mixed into the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from ._logfilter import install
-from ._audio import CHUNK_MS, ToneGenerator, decode_b64, encode_b64, frame_rms
+from ._audio import decode_b64, frame_rms
 from ._dialect import (
     ClientError,
     Dialect,
     Effective,
-    ResponseParams,
     SessionContext,
-    Usage,
     expect_type,
     reject_unknown,
 )
+from ._items import item_view, validate_item
 from ._record import SessionRecord
-from ._script import Plan, audio_placeholder, plan_response, speech_ms, split_words, text_tokens
+from ._responses import Response, ResponseStreaming
+from ._script import audio_placeholder
 from ._vad import FRAME_MS, EnergyVad
 
 __all__ = ["EngineOptions", "SessionEngine", "Transport"]
@@ -39,7 +36,6 @@ logger = install(logging.getLogger(__name__))
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
 _MIN_COMMIT_MS = 100.0
-_ARGUMENT_PIECE = 12
 
 
 class Transport:
@@ -79,66 +75,7 @@ class EngineOptions:
     reject_beta: bool = False
 
 
-class _Response:
-    """State of one response while it streams."""
-
-    def __init__(self, rid: str, params: ResponseParams, conversation_id: Optional[str],
-                 plan: Plan, input_usage: Usage) -> None:
-        self.id = rid
-        self.params = params
-        self.conversation_id = conversation_id
-        self.plan = plan
-        self.status = "in_progress"
-        self.status_details: Optional[Dict[str, Any]] = None
-        self.output: List[Dict[str, Any]] = []
-        self.usage: Optional[Usage] = None
-        self.input_usage = input_usage
-        self.finished = False
-        self.hit_limit = False
-        self.task: Optional["asyncio.Task[None]"] = None
-        self.t0 = 0.0
-        self.item: Optional[Dict[str, Any]] = None
-        self.item_prev: Optional[str] = None
-        self.output_index = -1
-        self.part_open = False
-        self.emitted = ""
-        self.pieces = 0
-        self.audio_ms = 0
-        self.arguments = ""
-
-    @property
-    def audio(self) -> bool:
-        return "audio" in self.params.modalities
-
-
-def _item_view(item: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy of an item without audio bytes."""
-    view = copy.deepcopy(item)
-    for part in view.get("content") or []:
-        if isinstance(part, dict):
-            part.pop("audio", None)
-    return view
-
-
-_MESSAGE_PARTS = {
-    "user": ("input_text", "input_audio", "input_image"),
-    "system": ("input_text",),
-    "assistant": ("output_text",),
-}
-_PART_KEYS = {
-    "input_text": ("type", "text"),
-    "output_text": ("type", "text"),
-    "input_audio": ("type", "audio", "transcript"),
-    "input_image": ("type", "image_url", "detail"),
-}
-_ITEM_KEYS = {
-    "message": ("id", "type", "object", "status", "role", "content"),
-    "function_call": ("id", "type", "object", "status", "call_id", "name", "arguments"),
-    "function_call_output": ("id", "type", "object", "status", "call_id", "output"),
-}
-
-
-class SessionEngine:
+class SessionEngine(ResponseStreaming):
     """One simulated realtime session.
 
     Args:
@@ -181,8 +118,8 @@ class SessionEngine:
         self._speech_item: Optional[str] = None
         self._speech_start_ms = 0
         # Responses.
-        self._active: Optional[_Response] = None
-        self._responses: Dict[str, _Response] = {}
+        self._active: Optional[Response] = None
+        self._responses: Dict[str, Response] = {}
         self._tasks: Set["asyncio.Task[None]"] = set()
         self._timers: List[asyncio.TimerHandle] = []
         self._rejected = False
@@ -478,102 +415,18 @@ class SessionEngine:
                   done: bool = True) -> Optional[str]:
         before = self._insert(item, previous)
         self._emit("conversation.item.added", {"previous_item_id": before,
-                                               "item": _item_view(item)})
+                                               "item": item_view(item)})
         if done and self._dialect.emits_item_done:
             self._emit("conversation.item.done", {"previous_item_id": before,
-                                                  "item": _item_view(item)})
+                                                  "item": item_view(item)})
         return before
 
     def _validate_item(self, raw: Any) -> Dict[str, Any]:
-        expect_type(raw, "object", "item")
-        kind = raw.get("type")
-        if kind is None:
-            raise ClientError("missing_required_parameter",
-                              "Missing required parameter: 'item.type'.", "item.type")
-        if kind not in _ITEM_KEYS:
-            raise ClientError(
-                "invalid_value",
-                f"Invalid value: {kind!r}. Supported values are: 'message', 'function_call', "
-                f"and 'function_call_output'.",
-                "item.type",
-            )
-        if self._dialect.strict:
-            reject_unknown(raw, _ITEM_KEYS[kind], "item")
-        item_id = raw.get("id")
-        if item_id is not None:
-            expect_type(item_id, "string", "item.id")
-            if item_id in self._items:
-                raise ClientError("invalid_value",
-                                  f"Item with id '{item_id}' already exists.", "item.id")
-        else:
-            item_id = self._new_item_id()
-        item: Dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": kind,
-                                "status": "completed"}
-        if kind == "message":
-            role = raw.get("role")
-            if role is None:
-                raise ClientError("missing_required_parameter",
-                                  "Missing required parameter: 'item.role'.", "item.role")
-            if role not in _MESSAGE_PARTS:
-                raise ClientError(
-                    "invalid_value",
-                    f"Invalid value: {role!r}. Supported values are: 'user', 'system', "
-                    f"and 'assistant'.",
-                    "item.role",
-                )
-            content = raw.get("content")
-            if content is None:
-                raise ClientError("missing_required_parameter",
-                                  "Missing required parameter: 'item.content'.", "item.content")
-            expect_type(content, "array", "item.content")
-            parts: List[Dict[str, Any]] = []
-            audio_ms = 0.0
-            for index, part in enumerate(content):
-                where = f"item.content[{index}]"
-                expect_type(part, "object", where)
-                ptype = part.get("type")
-                if ptype not in _MESSAGE_PARTS[role]:
-                    allowed = ", ".join(f"'{p}'" for p in _MESSAGE_PARTS[role])
-                    raise ClientError(
-                        "invalid_value",
-                        f"Invalid value: {ptype!r}. Supported values for {role} messages are: "
-                        f"{allowed}.",
-                        f"{where}.type",
-                    )
-                if self._dialect.strict:
-                    reject_unknown(part, _PART_KEYS[ptype], where)
-                if ptype in ("input_text", "output_text"):
-                    if part.get("text") is None:
-                        raise ClientError("missing_required_parameter",
-                                          f"Missing required parameter: '{where}.text'.",
-                                          f"{where}.text")
-                    expect_type(part["text"], "string", f"{where}.text")
-                if ptype == "input_audio" and part.get("audio") is not None:
-                    expect_type(part["audio"], "string", f"{where}.audio")
-                    data = decode_b64(part["audio"])
-                    if data is None:
-                        raise ClientError("invalid_value",
-                                          f"Invalid '{where}.audio'. Expected base64-encoded "
-                                          f"audio data.", f"{where}.audio")
-                    audio_ms += self._eff.input_format.ms_for_bytes(len(data))
-                stored = {k: copy.deepcopy(v) for k, v in part.items() if k != "audio"}
-                if ptype == "input_audio":
-                    stored.setdefault("transcript", None)
-                parts.append(stored)
-            item["role"] = role
-            item["content"] = parts
-            if audio_ms:
-                self._audio_ms[item_id] = audio_ms
-        else:
-            keys = (("call_id", "name", "arguments") if kind == "function_call"
-                    else ("call_id", "output"))
-            for key in keys:
-                if raw.get(key) is None:
-                    raise ClientError("missing_required_parameter",
-                                      f"Missing required parameter: 'item.{key}'.",
-                                      f"item.{key}")
-                expect_type(raw[key], "string", f"item.{key}")
-                item[key] = raw[key]
+        item, audio_ms = validate_item(raw, strict=self._dialect.strict, existing=self._items,
+                                       new_item_id=self._new_item_id,
+                                       input_format=self._eff.input_format)
+        if audio_ms:
+            self._audio_ms[item["id"]] = audio_ms
         return item
 
     def _on_item_create(self, message: Dict[str, Any]) -> None:
@@ -601,7 +454,7 @@ class SessionEngine:
 
     def _on_item_retrieve(self, message: Dict[str, Any]) -> None:
         item = self._lookup(message, "retrieve")
-        self._emit("conversation.item.retrieved", {"item": _item_view(item)})
+        self._emit("conversation.item.retrieved", {"item": item_view(item)})
 
     def _on_item_delete(self, message: Dict[str, Any]) -> None:
         item = self._lookup(message, "delete")
@@ -643,257 +496,3 @@ class SessionEngine:
             "output_audio_buffer.clear is only supported for WebRTC and SIP connections.",
             "type",
         )
-
-    # --- responses -----------------------------------------------------------------------
-
-    def _on_response_create(self, message: Dict[str, Any]) -> None:
-        params = self._dialect.response_params(self._eff, message.get("response"))
-        if params.conversation == "auto" and self._active is not None:
-            raise ClientError(
-                "conversation_already_has_active_response",
-                f"Conversation already has an active response in progress: "
-                f"{self._active.id}. Wait until the response is finished before creating a "
-                f"new one.",
-            )
-        self._start_response(params)
-
-    def _on_response_cancel(self, message: Dict[str, Any]) -> None:
-        rid = message.get("response_id")
-        resp: Optional[_Response]
-        if rid is not None:
-            expect_type(rid, "string", "response_id")
-            resp = self._responses.get(rid)
-        else:
-            resp = self._active or next(reversed(list(self._responses.values())), None)
-        if resp is None:
-            raise ClientError("response_cancel_not_active",
-                              self._dialect.cancel_not_active_message)
-        self._finish(resp, "cancelled", {"type": "cancelled", "reason": "client_cancelled"})
-
-    def _context(self, params: ResponseParams) -> List[Dict[str, Any]]:
-        if params.input is None:
-            return [self._items[i] for i in self._order]
-        context: List[Dict[str, Any]] = []
-        for entry in params.input:
-            if not isinstance(entry, dict):
-                continue
-            if entry.get("type") == "item_reference":
-                ref = self._items.get(str(entry.get("id")))
-                if ref is not None:
-                    context.append(ref)
-            else:
-                context.append(entry)
-        return context
-
-    def _input_usage(self, context: List[Dict[str, Any]], instructions: str) -> Usage:
-        usage = Usage(input_text=text_tokens(instructions))
-        for item in context:
-            if item.get("type") == "message":
-                for part in item.get("content") or []:
-                    if isinstance(part, dict) and part.get("type") in ("input_audio", "audio"):
-                        usage.input_audio += int(math.ceil(
-                            self._audio_ms.get(str(item.get("id")), 0) / 100.0))
-                    elif isinstance(part, dict):
-                        usage.input_text += text_tokens(str(part.get("text") or
-                                                            part.get("transcript") or ""))
-            else:
-                usage.input_text += text_tokens(str(item.get("output") or item.get("arguments")
-                                                    or ""))
-        return usage
-
-    def _start_response(self, params: ResponseParams) -> None:
-        context = self._context(params)
-        plan = plan_response(context, params.tools, params.tool_choice,
-                             lambda item_id: self._audio_ms.get(item_id, 0.0))
-        auto = params.conversation == "auto"
-        resp = _Response(
-            f"resp_{self._next('response')}", params,
-            self._ctx.conversation_id if auto else None, plan,
-            self._input_usage(context, params.instructions),
-        )
-        if auto:
-            self._active = resp
-        self._responses[resp.id] = resp
-        self._emit("response.created", {"response": self._dialect.response_view(resp)})
-        if self._dialect.emits_rate_limits:
-            remaining = max(0, 40000 - resp.input_usage.input_tokens)
-            self._emit("rate_limits.updated", {"rate_limits": [
-                {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
-                {"name": "tokens", "limit": 40000, "remaining": remaining,
-                 "reset_seconds": 0.5},
-            ]})
-        resp.t0 = self._loop.time()
-        resp.task = self._spawn(self._stream(resp))
-
-    async def _tick(self, resp: _Response, index: int) -> bool:
-        """Wait for the ``index``-th chunk's slot; False when the response is over."""
-        if resp.finished or self._transport.closed:
-            return False
-        await self._transport.drain()
-        speed = self._opts.speed
-        if speed > 0:
-            delay = resp.t0 + index * (CHUNK_MS / 1000.0) / speed - self._loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        else:
-            await asyncio.sleep(0)
-        return not (resp.finished or self._transport.closed)
-
-    async def _stream(self, resp: _Response) -> None:
-        if resp.plan.kind == "function_call":
-            completed = True
-            for name, arguments in resp.plan.calls:
-                completed = completed and await self._stream_call(resp, name, arguments)
-        else:
-            completed = await self._stream_message(resp)
-        if completed and not resp.finished:
-            if resp.hit_limit:
-                self._finish(resp, "incomplete",
-                             {"type": "incomplete", "reason": "max_output_tokens"})
-            else:
-                self._finish(resp, "completed", None)
-
-    def _open_item(self, resp: _Response, item: Dict[str, Any]) -> None:
-        resp.output.append(item)
-        resp.item = item
-        resp.output_index = len(resp.output) - 1
-        self._emit("response.output_item.added", {"response_id": resp.id,
-                                                  "output_index": resp.output_index,
-                                                  "item": _item_view(item)})
-        if resp.conversation_id is not None:
-            resp.item_prev = self._add_item(item, None, done=False)
-
-    def _close_item(self, resp: _Response, status: str) -> None:
-        item = resp.item
-        if item is None:
-            return
-        item["status"] = status
-        resp.item = None
-        self._emit("response.output_item.done", {"response_id": resp.id,
-                                                 "output_index": resp.output_index,
-                                                 "item": _item_view(item)})
-        if resp.conversation_id is not None and self._dialect.emits_item_done:
-            self._emit("conversation.item.done", {"previous_item_id": resp.item_prev,
-                                                  "item": _item_view(item)})
-
-    def _part_fields(self, resp: _Response) -> Dict[str, Any]:
-        assert resp.item is not None
-        return {"response_id": resp.id, "item_id": resp.item["id"],
-                "output_index": resp.output_index, "content_index": 0}
-
-    def _close_part(self, resp: _Response) -> None:
-        if not resp.part_open or resp.item is None:
-            return
-        resp.part_open = False
-        base = self._part_fields(resp)
-        if resp.audio:
-            self._emit("response.output_audio.done", dict(base))
-            done = dict(base)
-            if self._dialect.transcript_done_has_text:
-                done["transcript"] = resp.emitted
-            self._emit("response.output_audio_transcript.done", done)
-            part: Dict[str, Any] = {"type": "audio", "transcript": resp.emitted}
-            resp.item["content"] = [{"type": "output_audio", "transcript": resp.emitted}]
-        else:
-            for type_ in self._dialect.text_done_types:
-                self._emit(type_, dict(base, text=resp.emitted))
-            part = {"type": "text", "text": resp.emitted}
-            resp.item["content"] = [{"type": "output_text", "text": resp.emitted}]
-        self._emit("response.content_part.done", dict(base, part=part))
-
-    async def _stream_message(self, resp: _Response) -> bool:
-        item: Dict[str, Any] = {"id": self._new_item_id(), "object": "realtime.item",
-                                "type": "message", "role": "assistant",
-                                "status": "in_progress", "content": []}
-        self._open_item(resp, item)
-        part: Dict[str, Any] = ({"type": "audio", "transcript": ""} if resp.audio
-                                else {"type": "text", "text": ""})
-        self._emit("response.content_part.added", dict(self._part_fields(resp), part=part))
-        resp.part_open = True
-        pieces = split_words(resp.plan.text)
-        limit = resp.params.max_output_tokens
-        if isinstance(limit, int) and len(pieces) > limit:
-            pieces = pieces[:limit]
-            resp.hit_limit = True
-        if resp.audio:
-            tone = ToneGenerator(resp.params.output_format)
-            chunks = speech_ms("".join(pieces)) // CHUNK_MS
-            word = 0
-            for index in range(chunks):
-                if not await self._tick(resp, index):
-                    return False
-                base = self._part_fields(resp)
-                while word < len(pieces) and word * chunks // len(pieces) <= index:
-                    self._emit("response.output_audio_transcript.delta",
-                               dict(base, delta=pieces[word]))
-                    resp.emitted += pieces[word]
-                    resp.pieces += 1
-                    word += 1
-                self._emit("response.output_audio.delta",
-                           dict(base, delta=encode_b64(tone.chunk(CHUNK_MS))))
-                resp.audio_ms += CHUNK_MS
-                self._audio_ms[item["id"]] = resp.audio_ms
-                self._ctx.audio_output_sent = True
-        else:
-            for index, piece in enumerate(pieces):
-                if not await self._tick(resp, index):
-                    return False
-                base = self._part_fields(resp)
-                for type_ in self._dialect.text_delta_types:
-                    self._emit(type_, dict(base, delta=piece))
-                resp.emitted += piece
-                resp.pieces += 1
-        self._close_part(resp)
-        self._close_item(resp, "completed")
-        return True
-
-    async def _stream_call(self, resp: _Response, name: str, args: str) -> bool:
-        call_id = f"call_{self._next('call')}"
-        item: Dict[str, Any] = {"id": self._new_item_id(), "object": "realtime.item",
-                                "type": "function_call", "status": "in_progress",
-                                "name": name, "call_id": call_id, "arguments": ""}
-        self._open_item(resp, item)
-        streamed = ""
-        pieces = [args[i:i + _ARGUMENT_PIECE] for i in range(0, len(args), _ARGUMENT_PIECE)]
-        for index, piece in enumerate(pieces or [""]):
-            if not await self._tick(resp, index):
-                return False
-            self._emit("response.function_call_arguments.delta",
-                       {"response_id": resp.id, "item_id": item["id"],
-                        "output_index": resp.output_index, "call_id": call_id, "delta": piece})
-            resp.arguments += piece
-            streamed += piece
-            item["arguments"] = streamed
-        self._emit("response.function_call_arguments.done",
-                   {"response_id": resp.id, "item_id": item["id"],
-                    "output_index": resp.output_index, "call_id": call_id,
-                    "name": name, "arguments": args})
-        self._close_item(resp, "completed")
-        return True
-
-    def _finish(self, resp: _Response, status: str,
-                details: Optional[Dict[str, Any]]) -> None:
-        """End a response (completion or cancellation) and send ``response.done``."""
-        if resp.finished:
-            return
-        resp.finished = True
-        if resp.item is not None:
-            self._close_part(resp)
-            self._close_item(resp, "incomplete")
-        resp.status = status
-        resp.status_details = details
-        usage = Usage(input_text=resp.input_usage.input_text,
-                      input_audio=resp.input_usage.input_audio)
-        if resp.plan.kind == "function_call":
-            usage.output_text = text_tokens(resp.arguments)
-        else:
-            usage.output_text = resp.pieces
-            usage.output_audio = int(math.ceil(resp.audio_ms / 50.0))
-        resp.usage = usage
-        fields: Dict[str, Any] = {"response": self._dialect.response_view(resp)}
-        if self._dialect.usage_top_level:
-            fields["usage"] = self._dialect.usage_view(usage)
-        if self._active is resp:
-            self._active = None
-        self._responses.pop(resp.id, None)
-        self._emit("response.done", fields)
