@@ -1569,7 +1569,7 @@ class RealtimeConnection:
             self._run_bookkeeping(self._observe, event)
         if self._pull_state is not _PULL_OFF:
             self._put_pull(event)
-        elif event.kind == "session.error" and isinstance(event.error, BaseException):
+        elif event.kind == "session.error" and isinstance(event.error, KernlRealtimeError):
             self._report_if_nobody_can_see(event.error)
         self._notify("event", (event,))
         if not self._handshake_done.is_set():

@@ -244,8 +244,9 @@ class FrameParser:
                     self.done = True
                     break
             else:
-                frame = self._data(opcode, fin, payload)
-                if frame is not None:
+                data_frame = self._data(opcode, fin, payload)
+                if data_frame is not None:
+                    frame = data_frame
                     append(frame)
                     if frame[0] == OP_FAILED:
                         self.done = True

@@ -17,7 +17,7 @@ import select
 import socket
 import ssl
 import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Literal, Optional
 
 import websocket
 
@@ -183,7 +183,7 @@ class _mapped_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> "Literal[False]":
         if exc is None:
             return False
         if isinstance(exc, websocket.WebSocketTimeoutException):

@@ -5,15 +5,15 @@ They live here, not in the protocol, because no other provider has a wire form f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Optional
+from typing import Optional
 
 from ...protocol import ClientEvent
+from ...protocol._event_base import event
 
 __all__ = ["ContextualUpdateEvent", "FeedbackEvent", "UserActivityEvent"]
 
 
-@dataclass(frozen=True)
+@event("elevenlabs.contextual_update")
 class ContextualUpdateEvent(ClientEvent):
     """Background information for the agent that does not interrupt it or ask for an answer
     (``contextual_update``). A plain ``Message.system(text)`` item is sent the same way.
@@ -23,26 +23,17 @@ class ContextualUpdateEvent(ClientEvent):
         context_id: Updates with the same id replace each other in the agent's context.
     """
 
-    kind: ClassVar[str] = "elevenlabs.contextual_update"
-
     text: str
     context_id: Optional[str] = None
-    id: Optional[str] = None
-    provider_metadata: Optional[Dict[str, Any]] = None
 
 
-@dataclass(frozen=True)
+@event("elevenlabs.user_activity")
 class UserActivityEvent(ClientEvent):
     """The user is present (typing, looking): holds off the agent and resets its inactivity
     timeout (``user_activity``)."""
 
-    kind: ClassVar[str] = "elevenlabs.user_activity"
 
-    id: Optional[str] = None
-    provider_metadata: Optional[Dict[str, Any]] = None
-
-
-@dataclass(frozen=True)
+@event("elevenlabs.feedback")
 class FeedbackEvent(ClientEvent):
     """Like or dislike an agent turn (``feedback``).
 
@@ -51,9 +42,5 @@ class FeedbackEvent(ClientEvent):
         score: ``"like"``, ``"dislike"``, or None to clear the feedback.
     """
 
-    kind: ClassVar[str] = "elevenlabs.feedback"
-
     event_id: int
     score: Optional[str]
-    id: Optional[str] = None
-    provider_metadata: Optional[Dict[str, Any]] = None
