@@ -60,7 +60,7 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def _voice_available() -> bool:
     """True when the audio extra works here: sounddevice, PortAudio, a microphone and a speaker."""
     try:
-        import sounddevice  # loads PortAudio
+        import sounddevice  # type: ignore[import-untyped]  # loads PortAudio
     except (ImportError, OSError):
         return False
     try:
