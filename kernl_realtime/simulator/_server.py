@@ -29,10 +29,6 @@ from ._openai import OpenAIDialect
 from ._record import SessionRecord
 from ._xai import XaiDialect
 
-if TYPE_CHECKING:
-    from ._elevenlabs import ElevenLabsEngine
-    from ._gemini import GeminiEngine
-
 __all__ = ["Simulator"]
 
 logger = install(logging.getLogger(__name__))
