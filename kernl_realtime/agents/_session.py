@@ -393,6 +393,8 @@ class RealtimeSession:
             ReceiveTimeout: No complete answer within ``timeout`` (the response was cancelled).
             ServerError: The provider rejected the request.
             ConnectionClosed: The connection ended first.
+            ReconnectingError: The connection was re-established on a new server session
+                and this turn was lost (the session itself goes on).
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a string, got {type(text).__name__}", field="text")
