@@ -487,10 +487,8 @@ class SessionEngine:
     def close(self, timeout: float) -> Tuple[str, ...]:
         """Stop the tool pool (joined within ``timeout``); names of tools left running."""
         self.closed.set()
-        with self._lock:
-            pending = list(self._calls.values())
-        for call in pending:
-            self._runner.cancel(call, "The session closed.", send=False)
+        # An ask() waiting on another thread (or on the tool that closed us) ends now.
+        self._fail_all(ConnectionClosedOK("the session closed before the turn finished"))
         return tuple(self._runner.close(timeout))
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, List, Optional
 
-from kernl_realtime import CallbackError, RealtimeAgent, RealtimeSession, tool
+from kernl_realtime import CallbackError, ConnectionClosedOK, RealtimeAgent, RealtimeSession, tool
 from kernl_realtime.agents import RealtimeChannel, set_unhandled_error_hook
 from kernl_realtime.agents import _emitter
 from kernl_realtime.simulator import Simulator
@@ -177,3 +177,27 @@ def test_a_reconnect_that_loses_the_conversation_fails_the_turn_in_progress() ->
             while session.status != "connected" and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert session.ask("Hello", timeout=10).text == "You said: Hello."
+
+
+def test_close_from_a_tool_ends_the_waiting_ask_at_once(sim: Simulator) -> None:
+    holder: List[RealtimeSession] = []
+
+    @tool
+    def hang_up(reason: str) -> str:
+        """Ends the call."""
+        holder[0].close(timeout=2)
+        return "bye"
+
+    session = RealtimeSession(RealtimeAgent("helper", tools=[hang_up]), model=make_model(sim, "openai")).connect()
+    holder.append(session)
+    started = time.monotonic()
+    try:
+        session.ask("Call hang_up with reason=done", timeout=20)
+    except ConnectionClosedOK:
+        pass
+    else:  # pragma: no cover - the assertion below explains
+        raise AssertionError("ask() returned a turn after the session closed")
+    finally:
+        session.close()
+    # Not the 20 s timeout: the close ends the ask that waits for the tool's turn.
+    assert time.monotonic() - started < 5
