@@ -8,6 +8,8 @@ import logging
 import os
 import threading
 import time
+import warnings
+import weakref
 from dataclasses import replace
 from typing import Any, Callable, Iterator, List, Optional, TypeVar, Union, overload
 
@@ -163,6 +165,7 @@ class RealtimeSession:
         )
         self._conn: Any = None
         self._state_lock = threading.Lock()
+        self._finalizer: Optional[weakref.finalize] = None
         self._state = "new"
         self.input_format: AudioFormat = AudioFormat.pcm16(24000)
         self.output_format: AudioFormat = AudioFormat.pcm16(24000)
@@ -243,6 +246,9 @@ class RealtimeSession:
         channel = self.channel
         channel_out_rate = pcm16_rate(channel.output_format) if channel is not None else pcm16_rate(self.output_format)
         self._engine.attach(conn, pcm16_rate(self.output_format), channel_out_rate)
+        # A session dropped unclosed (a notebook cell run again) must not leave its threads
+        # and socket behind: the engine keeps the connection alive, so the session closes it.
+        self._finalizer = weakref.finalize(self, _close_dropped_session, conn, self._engine, self._emitter)
         with self._state_lock:
             self._state = "open"
         if channel is not None:
@@ -281,6 +287,8 @@ class RealtimeSession:
             if self._state in ("closing", "closed"):
                 return
             self._state = "closing"
+        if self._finalizer is not None:
+            self._finalizer.detach()  # closed on purpose: no warning when dropped later
         if self.channel is not None:
             try:
                 self.channel.close()
@@ -486,6 +494,25 @@ class RealtimeSession:
     def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
         """Iterate over the pull stream; stop after ``timeout`` seconds of silence."""
         return self._emitter.iterate(timeout)
+
+
+def _close_dropped_session(conn: Any, engine: SessionEngine, emitter: SessionEmitter) -> None:
+    """Finalizer of a session garbage-collected while open: warn, then close without waiting.
+
+    Runs on whichever thread dropped the last reference, so it never blocks.
+    """
+    warnings.warn(
+        "an unclosed RealtimeSession was garbage-collected; it is being closed now. Call close() "
+        "(or use 'with RealtimeSession(...) as session:') when you are done with a session",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    try:
+        conn.close(timeout=0)
+        engine.close(0.0)
+        emitter.close()
+    except Exception:  # noqa: BLE001 - a finalizer must not raise
+        logger.debug("closing a dropped session failed", exc_info=True)
 
 
 def _request_response(conn: Any) -> None:

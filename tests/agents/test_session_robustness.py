@@ -201,3 +201,21 @@ def test_close_from_a_tool_ends_the_waiting_ask_at_once(sim: Simulator) -> None:
         session.close()
     # Not the 20 s timeout: the close ends the ask that waits for the tool's turn.
     assert time.monotonic() - started < 5
+
+
+def test_a_dropped_session_warns_and_its_threads_end(sim: Simulator) -> None:
+    import gc
+
+    import pytest
+
+    before = {t.name for t in threading.enumerate()}
+    session = RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai")).connect()
+    session.on("transcript", lambda event: None)  # the session's callback thread too
+    assert {t.name for t in threading.enumerate()} - before
+    with pytest.warns(ResourceWarning, match="unclosed RealtimeSession"):
+        del session  # like re-running "session = RealtimeSession(...).connect()" in a notebook
+        gc.collect()
+    deadline = time.monotonic() + 5
+    while {t.name for t in threading.enumerate()} - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not {t.name for t in threading.enumerate()} - before
