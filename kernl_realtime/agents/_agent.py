@@ -62,6 +62,11 @@ class RealtimeAgent:
         elif voice is not None and not isinstance(voice, VoiceConfig):
             raise ConfigurationError(f"voice must be a voice name or VoiceConfig, got {type(voice).__name__}", field="voice")
         self.voice: Optional[VoiceConfig] = voice
+        for field_name, value in (("tools", tools), ("toolkits", toolkits)):
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise ConfigurationError(
+                    f"{field_name} must be a list, got {type(value).__name__}: write {field_name}=[...]", field=field_name
+                )
         self.toolkits: List[Toolkit] = []
         for kit in toolkits:
             if not isinstance(kit, Toolkit):

@@ -10,6 +10,7 @@ stderr through :data:`unhandled_error_hook`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import queue
 import sys
@@ -18,6 +19,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from ..exceptions import CallbackError, ConfigurationError, ReceiveTimeout
+from ..protocol import SERVER_EVENT_TYPES
 
 __all__ = ["SessionEmitter", "unhandled_error_hook", "report_unhandled"]
 
@@ -57,6 +59,28 @@ def report_unhandled(error: BaseException) -> None:
         logger.exception("the unhandled-error hook raised")
 
 
+#: What session callbacks can be registered under, besides server event kinds.
+SESSION_CALLBACK_NAMES = (
+    "audio", "transcript", "text", "tool_call", "tool_result", "turn", "interrupted", "status", "error", "event",
+    "reconnecting", "reconnected", "stalled", "recording", "*",
+)
+
+
+def _check_name(name: object) -> None:
+    """A typo in on("transcripts") would wait forever in silence: refuse it, with suggestions."""
+    if not isinstance(name, str):
+        raise ConfigurationError(f"callback name must be a str such as 'transcript', got {type(name).__name__}", field="name")
+    if name in SESSION_CALLBACK_NAMES or name in SERVER_EVENT_TYPES:
+        return
+    close = difflib.get_close_matches(name, list(SESSION_CALLBACK_NAMES) + sorted(SERVER_EVENT_TYPES), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise ConfigurationError(
+        f"unknown session callback name {name!r}: {hint}Use one of {', '.join(repr(n) for n in SESSION_CALLBACK_NAMES)} "
+        "or a server event kind such as 'transcript.output.delta' (all kinds: kernl_realtime.SERVER_EVENT_TYPES)",
+        field="name",
+    )
+
+
 class SessionEmitter:
     """Callback registry + dispatcher thread + pull queue for one session.
 
@@ -77,6 +101,7 @@ class SessionEmitter:
     # -- registry -----------------------------------------------------------------------
 
     def add(self, name: str, fn: Callable[..., Any], once: bool) -> None:
+        _check_name(name)
         if not callable(fn):
             raise ConfigurationError(f"callback for {name!r} must be callable, got {type(fn).__name__}", field="fn")
         with self._lock:
@@ -88,9 +113,10 @@ class SessionEmitter:
                 self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
                 self._thread.start()
 
-    def remove(self, name: str, fn: Callable[..., Any]) -> None:
+    def remove(self, name: str, fn: Optional[Callable[..., Any]]) -> None:
+        _check_name(name)
         with self._lock:
-            remaining = tuple(h for h in self._handlers.get(name, ()) if h[0] is not fn)
+            remaining = tuple(h for h in self._handlers.get(name, ()) if fn is not None and h[0] is not fn)
             if remaining:
                 self._handlers[name] = remaining
             else:

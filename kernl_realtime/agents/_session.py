@@ -131,6 +131,11 @@ class RealtimeSession:
                 "no model: pass RealtimeSession(agent, model=openai.realtime(...)) or RealtimeAgent(..., model=...)",
                 field="model",
             )
+        if not callable(getattr(self.model, "connect", None)):
+            raise ConfigurationError(
+                f"model must be a realtime model such as openai.realtime('gpt-realtime'), got {type(self.model).__name__}",
+                field="model",
+            )
         if channel is not None and not isinstance(channel, RealtimeChannel):
             raise ConfigurationError(f"channel must be a RealtimeChannel, got {type(channel).__name__}", field="channel")
         if options is not None and not isinstance(options, RealtimeConnectOptions):
@@ -470,8 +475,8 @@ class RealtimeSession:
         self._emitter.add(name, fn, once=True)
         return fn
 
-    def off(self, name: str, fn: Callable[..., Any]) -> None:
-        """Unregister a callback (unknown ones are ignored)."""
+    def off(self, name: str, fn: Optional[Callable[..., Any]] = None) -> None:
+        """Unregister a callback, or with no ``fn`` every callback of ``name`` (a re-run cell)."""
         self._emitter.remove(name, fn)
 
     def recv(self, timeout: Optional[float] = None) -> Any:

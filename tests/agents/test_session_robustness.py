@@ -219,3 +219,43 @@ def test_a_dropped_session_warns_and_its_threads_end(sim: Simulator) -> None:
     while {t.name for t in threading.enumerate()} - before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not {t.name for t in threading.enumerate()} - before
+
+
+def test_session_callback_names_are_checked_with_suggestions_and_off_removes_all(sim: Simulator) -> None:
+    import pytest
+
+    from kernl_realtime import ConfigurationError
+
+    session = RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai"))
+    for typo, suggestion in (("transcripts", "'transcript'"), ("errors", "'error'"), ("tool.calls", "'tool.call'")):
+        with pytest.raises(ConfigurationError, match=f"did you mean {suggestion}") as info:
+            session.on(typo, print)
+        assert info.value.field == "name"
+    with pytest.raises(ConfigurationError, match="unknown session callback name"):
+        session.once("turns", print)
+    heard: List[Any] = []
+    with session.connect():
+        session.on("turn", lambda turn: heard.append("first"))
+        session.on("turn", lambda turn: heard.append("second"))
+        session.off("turn")  # a notebook cell re-run: drop what the last run registered
+        session.on("turn", lambda turn: heard.append("third"))
+        session.ask("Hello", timeout=10)
+        deadline = time.monotonic() + 5
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert heard == ["third"]
+
+
+def test_wrong_types_for_agent_tools_and_session_model_name_the_field(sim: Simulator) -> None:
+    import pytest
+
+    from kernl_realtime import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="tools must be a list") as info:
+        RealtimeAgent("helper", tools=print)  # type: ignore[arg-type]
+    assert info.value.field == "tools"
+    with pytest.raises(ConfigurationError, match="toolkits must be a list"):
+        RealtimeAgent("helper", toolkits="weather")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"openai.realtime\('gpt-realtime'\)") as info:
+        RealtimeSession(RealtimeAgent("helper"), model="gpt-realtime")
+    assert info.value.field == "model"
