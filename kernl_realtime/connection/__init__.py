@@ -2,7 +2,12 @@
 
 Rooms:
 
-* ``_connection`` — :class:`RealtimeConnection`, the threaded shell users hold.
+* ``_connection`` — :class:`RealtimeConnection`, the threaded shell users hold: opening,
+  the handshake, properties, closing, and the thread model and lock order. It is
+  assembled from mixins: ``_sending`` (send, mute, interrupt), ``_delivery`` (``on()``,
+  ``recv()``, the pull queue), ``_reader`` (the reader thread's loop) and
+  ``_reconnecting`` (its reconnect path); ``_shell_state`` declares the state they
+  share, ``_internals`` holds their module-level helpers (settings, states, JSON).
 * ``_transport`` — the one module that knows websocket-client (open, write, close);
   ``_frames`` — the sans-I/O RFC 6455 parser the reader feeds.
 * ``_errors`` — :func:`map_errors`, the one place third-party errors (websocket-client,
