@@ -141,6 +141,8 @@ class SessionEmitter:
         """Offer ``item`` to pullers, waiting while the queue is full (until ``stop``)."""
         if not self._pull or self._closed:
             return
+        if stop is not None and stop.is_set() and self._pulled.full():
+            return  # closing: later items go at once, not after a 0.1 s wait each
         while True:
             try:
                 self._pulled.put(item, timeout=0.1)

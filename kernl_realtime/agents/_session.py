@@ -287,11 +287,14 @@ class RealtimeSession:
         Safe from any thread, including callbacks; bounded by ``timeout`` seconds.
         Tools still running after that are abandoned (their threads are daemons).
         """
+        _check_timeout(timeout, allow_none=False)
         deadline = time.monotonic() + max(0.0, timeout)
         with self._state_lock:
             if self._state in ("closing", "closed"):
                 return
             self._state = "closing"
+        # Wakes a connection callback blocked on a full pull queue, so the close can join it.
+        self._engine.closed.set()
         if self._finalizer is not None:
             self._finalizer.detach()  # closed on purpose: no warning when dropped later
         if self.channel is not None:
@@ -411,6 +414,7 @@ class RealtimeSession:
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a string, got {type(text).__name__}", field="text")
+        _check_timeout(timeout, allow_none=True)  # before anything is sent
         conn = self._require_open()
         turn = TurnBuilder(pcm16_rate(self.output_format), user_text=text)
         self._engine.claim(turn)
@@ -499,6 +503,15 @@ class RealtimeSession:
     def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
         """Iterate over the pull stream; stop after ``timeout`` seconds of silence."""
         return self._emitter.iterate(timeout)
+
+
+def _check_timeout(timeout: Any, allow_none: bool) -> None:
+    if timeout is None and allow_none:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ConfigurationError(
+            f"timeout must be a number of seconds >= 0{' or None' if allow_none else ''}, got {timeout!r}", field="timeout"
+        )
 
 
 def _close_dropped_session(conn: Any, engine: SessionEngine, emitter: SessionEmitter) -> None:

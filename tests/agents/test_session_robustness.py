@@ -259,3 +259,32 @@ def test_wrong_types_for_agent_tools_and_session_model_name_the_field(sim: Simul
     with pytest.raises(ConfigurationError, match=r"openai.realtime\('gpt-realtime'\)") as info:
         RealtimeSession(RealtimeAgent("helper"), model="gpt-realtime")
     assert info.value.field == "model"
+
+
+def test_bad_timeouts_are_refused_before_anything_is_sent(sim: Simulator) -> None:
+    import pytest
+
+    from kernl_realtime import ConfigurationError
+
+    with RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai")) as session:
+        for bad in ("5", -1, True):
+            with pytest.raises(ConfigurationError, match="timeout must be") as info:
+                session.ask("Hello", timeout=bad)  # type: ignore[arg-type]
+            assert info.value.field == "timeout"
+        with pytest.raises(ConfigurationError, match="timeout must be"):
+            session.close(timeout="1")  # type: ignore[arg-type]
+        assert not [m for m in sim.received() if m["type"] == "conversation.item.create"]
+        assert session.ask("Hello", timeout=10).text == "You said: Hello."
+
+
+def test_close_with_a_full_pull_queue_ends_every_thread_within_its_timeout(sim: Simulator) -> None:
+    before = {t.name for t in threading.enumerate()}
+    session = RealtimeSession(RealtimeAgent("helper"), model=make_model(sim, "openai"), pull=True, max_queue=4).connect()
+    for i in range(4):
+        session.send_message(f"Hello {i}", respond=True)
+    sim.wait_for(lambda ms: sum(m["type"] == "response.create" for m in ms) == 4)
+    time.sleep(0.3)  # the queue fills; the connection's callback thread waits for room
+    started = time.monotonic()
+    session.close(timeout=2)
+    assert time.monotonic() - started < 2.5
+    assert not {t.name for t in threading.enumerate()} - before
