@@ -179,8 +179,13 @@ class RefusingHttpServer:
                 )
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+        except OSError:
+            pass
         self.sock.close()
         self.thread.join(2)
+        assert not self.thread.is_alive()
 
 
 @pytest.mark.parametrize("status,reason", [(401, "Unauthorized"), (400, "Bad Request"), (500, "Internal Server Error")])
