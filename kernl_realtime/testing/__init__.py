@@ -14,9 +14,13 @@ The cassette answers the client's frames in the recorded order and fails with a
 deviates. Needs the ``websockets`` package (the ``simulator`` or ``test`` extra).
 """
 
-from ._cassette import Cassette
-from ._format import CassetteError, CassetteFile, RecordedConnection, RecordedFrame, load_cassette
-from ._match import CassetteMismatch
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, List
+
+if TYPE_CHECKING:
+    from ._cassette import Cassette
+    from ._format import CassetteError, CassetteFile, RecordedConnection, RecordedFrame, load_cassette
+    from ._match import CassetteMismatch
 
 __all__ = [
     "Cassette",
@@ -27,3 +31,29 @@ __all__ = [
     "RecordedFrame",
     "load_cassette",
 ]
+
+# Imported on first use: pytest loads this package's plugin (``pytest_plugin``) in every
+# environment where kernl-realtime is installed, including ones without ``websockets``;
+# importing the package itself must therefore never need the simulator extra.
+_HOMES = {
+    "Cassette": "._cassette",
+    "CassetteError": "._format",
+    "CassetteFile": "._format",
+    "RecordedConnection": "._format",
+    "RecordedFrame": "._format",
+    "load_cassette": "._format",
+    "CassetteMismatch": "._match",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
