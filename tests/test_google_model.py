@@ -194,3 +194,12 @@ def test_keyless_model_connects_with_a_token_on_the_constrained_method(peerless:
     peer.send(b'{"setupComplete":{}}')
     thread.join(5)
     result["conn"].close()
+
+
+def test_a_bad_base_url_names_googles_own_root_as_the_example() -> None:
+    from kernl_realtime import ConfigurationError
+    from kernl_realtime.providers import google
+
+    with pytest.raises(ConfigurationError, match="such as https://generativelanguage.googleapis.com, got") as caught:
+        google.realtime("gemini-3.8-live", api_key="k", base_url="generativelanguage.googleapis.com")
+    assert "openai" not in str(caught.value)

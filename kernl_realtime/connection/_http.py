@@ -25,8 +25,12 @@ logger = logging.getLogger(__name__)
 _NOT_JSON = object()
 
 
-def websocket_url(base_url: str, path: str, query: Optional[Dict[str, str]] = None) -> str:
+def websocket_url(
+    base_url: str, path: str, query: Optional[Dict[str, str]] = None, *, example: str = "https://api.openai.com/v1"
+) -> str:
     """Derive a WebSocket URL from a REST base URL (``http→ws``, ``https→wss``).
+
+    ``example`` is the provider's own default base URL, shown when ``base_url`` is unusable.
 
     ``websocket_url("https://api.openai.com/v1", "/realtime", {"model": "gpt-realtime"})``
     is ``"wss://api.openai.com/v1/realtime?model=gpt-realtime"``. Query values are
@@ -36,7 +40,7 @@ def websocket_url(base_url: str, path: str, query: Optional[Dict[str, str]] = No
     scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
     if scheme is None or not parts.netloc:
         raise ConfigurationError(
-            f"base_url must be an http(s) URL such as https://api.openai.com/v1, got {redact_url(base_url)!r}",
+            f"base_url must be an http(s) URL such as {example}, got {redact_url(base_url)!r}",
             field="base_url",
         )
     encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in (query or {}).items())

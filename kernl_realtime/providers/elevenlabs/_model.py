@@ -81,7 +81,7 @@ class ElevenLabsRealtimeModel(RealtimeModel):
             key = clean_api_key(os.environ.get(_API_KEY_ENV), source=f"the {_API_KEY_ENV} environment variable")
         self._api_key = key
         self.base_url = (base_url or os.environ.get(_BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        websocket_url(self.base_url, _WS_PATH)  # a bad base_url fails here, not at first use
+        websocket_url(self.base_url, _WS_PATH, example=DEFAULT_BASE_URL)  # a bad base_url fails here, not at first use
 
     @property
     def agent_id(self) -> str:

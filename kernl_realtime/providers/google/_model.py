@@ -88,7 +88,7 @@ class GoogleRealtimeModel(RealtimeModel):
         self._api_key = key
         self.api_version = api_version
         self.base_url = (base_url or os.environ.get(_BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        websocket_url(self.base_url, "/ws")  # a bad base_url fails here, not at first use
+        websocket_url(self.base_url, "/ws", example=DEFAULT_BASE_URL)  # a bad base_url fails here, not at first use
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
