@@ -12,12 +12,12 @@ session ids), so a bad frame is skipped whole and the next one decodes normally.
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from ..exceptions import ProtocolError
 from ..protocol._validation import is_base64
 
-__all__ = ["BASE64", "REQUIRED", "field", "is_base64", "optional", "wire_type_name"]
+__all__ = ["BASE64", "REQUIRED", "deep_merge", "field", "is_base64", "optional", "wire_type_name"]
 
 
 class _Base64:
@@ -112,3 +112,19 @@ def field(message: Mapping[str, Any], path: str, expected: Expected = str, defau
 def optional(message: Mapping[str, Any], path: str, expected: Expected = str) -> Optional[Any]:
     """:func:`field` with a ``None`` default."""
     return field(message, path, expected, None)
+
+
+def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
+    """``base`` updated with ``extra``, merging nested objects instead of replacing them.
+
+    Every provider merges ``provider_options[<provider>]`` into what it encoded from the
+    config this way: ``{"audio": {"input": {"noise_reduction": ...}}}`` must add one knob,
+    not wipe the formats, voice and turn detection already there.
+    """
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

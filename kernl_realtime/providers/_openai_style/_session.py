@@ -22,7 +22,7 @@ from ...protocol import (
     ToolChoice,
     TurnDetectionConfig,
 )
-from .._wire import wire_type_name
+from .._wire import deep_merge, wire_type_name
 
 __all__ = [
     "decode_audio_format",
@@ -215,21 +215,6 @@ def decode_turn_detection(wire: Any) -> Optional[TurnDetectionConfig]:
     return lenient(
         lambda: TurnDetectionConfig(mode="server_vad", **{k: wire[k] for k in _VAD_KNOBS if wire.get(k) is not None})
     )
-
-
-def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
-    """``base`` updated with ``extra``, merging nested objects instead of replacing them.
-
-    ``provider_options={"openai": {"audio": {"input": {"noise_reduction": ...}}}}`` must add
-    one knob, not wipe the formats, voice and turn detection encoded from the config.
-    """
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def object_or_empty(value: Any) -> Dict[str, Any]:

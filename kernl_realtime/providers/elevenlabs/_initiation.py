@@ -14,6 +14,7 @@ from typing import Any, Dict, Mapping, Optional
 from ..._version import __version__
 from ...exceptions import ConfigurationError
 from ...protocol import RealtimeSessionConfig
+from .._wire import deep_merge
 
 __all__ = ["OPTION_KEYS", "build_initiation", "merged_options"]
 
@@ -72,16 +73,6 @@ def merged_options(*sources: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         if not isinstance(value, (str, int, float, bool)):
             where = f"provider_options.elevenlabs.dynamic_variables.{name}"
             raise ConfigurationError(f"{where} must be a string, number or boolean, got {type(value).__name__}", field=where)
-    return merged
-
-
-def _deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
     return merged
 
 
@@ -160,7 +151,7 @@ def build_initiation(config: Optional[RealtimeSessionConfig], options: Mapping[s
     if agent:
         override["agent"] = agent
     if "conversation_config_override" in options:
-        override = _deep_merge(override, options["conversation_config_override"])
+        override = deep_merge(override, options["conversation_config_override"])
     message: Dict[str, Any] = {"type": "conversation_initiation_client_data"}
     if override:
         message["conversation_config_override"] = override

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ...exceptions import ConfigurationError
 from ...protocol import AudioFormat, FunctionToolSpec, RealtimeSessionConfig, TurnDetectionConfig
+from .._wire import deep_merge
 
 __all__ = [
     "INPUT_RATE",
@@ -48,17 +49,6 @@ _HIGH_SENSITIVITY_BELOW = 0.5
 def wire_model(model_id: str) -> str:
     """``gemini-3.8-live`` → ``models/gemini-3.8-live`` (already-prefixed names pass through)."""
     return model_id if model_id.startswith(("models/", "tunedModels/")) else f"models/{model_id}"
-
-
-def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
-    """``base`` updated with ``extra``, merging nested objects instead of replacing them."""
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def is_manual(config: Optional[RealtimeSessionConfig]) -> bool:
