@@ -11,7 +11,7 @@ field: nothing is dropped silently. ``provider_options["google"]`` is deep-merge
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Optional
 
 from ...exceptions import ConfigurationError
 from ...protocol import AudioFormat, FunctionToolSpec, RealtimeSessionConfig, TurnDetectionConfig
