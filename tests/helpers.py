@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, TypeVar
+from typing import Any, Callable, Dict, List, TypeVar
 
 from kernl_realtime import FunctionToolSpec
 from kernl_realtime.providers import openai, xai
@@ -69,3 +69,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.005)
+
+
+def until_done(conn: Any) -> List[Any]:
+    """Pull events from ``conn`` up to and including the next ``response.done``."""
+    events = []
+    for event in conn:
+        events.append(event)
+        if event.kind == "response.done":
+            return events
+    raise AssertionError("connection closed before response.done")

@@ -25,6 +25,7 @@ from kernl_realtime import (
 from kernl_realtime.providers import elevenlabs, google, openai, xai
 from kernl_realtime.simulator import ElevenLabsAgent, ElevenLabsOptions, Simulator
 from kernl_realtime.testing import Cassette, CassetteError, CassetteMismatch, load_cassette
+from helpers import until_done
 
 KEY = "sk-sim-recording-key-0123456789"
 WEATHER = FunctionToolSpec(
@@ -39,15 +40,6 @@ CONFIG = RealtimeSessionConfig(instructions="Be brief.", tools=[WEATHER])
 def sim() -> Iterator[Simulator]:
     with Simulator(api_key=KEY, speed=0, record_messages=False) as simulator:
         yield simulator
-
-
-def until_done(conn: Any) -> List[Any]:
-    events = []
-    for event in conn:
-        events.append(event)
-        if event.kind == "response.done":
-            return events
-    raise AssertionError("connection closed before response.done")
 
 
 def weather_call(model: Any, options: RealtimeConnectOptions, *, temp: int = 18, extra: bool = False) -> List[Any]:

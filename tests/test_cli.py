@@ -31,6 +31,7 @@ from kernl_realtime import (
 from kernl_realtime.cli import main
 from kernl_realtime.providers import openai
 from kernl_realtime.simulator import Simulator
+from helpers import until_done
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-cli-test-key-0123456789"
@@ -54,15 +55,6 @@ def cli(*args: str, stdin: str = "", timeout: float = 60) -> "subprocess.Complet
 def sim() -> Iterator[Simulator]:
     with Simulator(api_key=KEY, speed=0, record_messages=False) as simulator:
         yield simulator
-
-
-def until_done(conn: Any) -> List[Any]:
-    events = []
-    for event in conn:
-        events.append(event)
-        if event.kind == "response.done":
-            return events
-    raise AssertionError("closed before response.done")
 
 
 def tool_session(model: Any, options: RealtimeConnectOptions) -> List[Any]:

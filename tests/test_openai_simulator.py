@@ -10,7 +10,7 @@ import threading
 import time
 import wave
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -33,7 +33,7 @@ from kernl_realtime import (
 )
 from kernl_realtime.providers import openai
 from kernl_realtime.simulator import Simulator
-from helpers import WEATHER
+from helpers import WEATHER, until_done
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,15 +45,6 @@ def sim() -> Iterator[Simulator]:
 
 def model(sim: Simulator) -> openai.OpenAIRealtimeModel:
     return openai.realtime("gpt-realtime", api_key="sk-sim", base_url=sim.base_url)
-
-
-def until_done(conn: Any) -> List[Any]:
-    events = []
-    for event in conn:
-        events.append(event)
-        if event.kind == "response.done":
-            return events
-    raise AssertionError("connection closed before response.done")
 
 
 def test_full_turn_with_configured_session(sim: Simulator) -> None:

@@ -36,17 +36,9 @@ from kernl_realtime import (
 )
 from kernl_realtime.providers import elevenlabs, google, openai, xai
 from kernl_realtime.simulator import ElevenLabsAgent, ElevenLabsOptions, Simulator
-from helpers import WEATHER
+from helpers import WEATHER, until_done
 
 API_KEY = "sim-key"
-
-def until_done(conn: Any) -> List[Any]:
-    events = []
-    for event in conn:
-        events.append(event)
-        if event.kind == "response.done":
-            return events
-    raise AssertionError("connection closed before response.done")
 
 
 def spoken(events: List[Any], rate: int) -> Dict[str, Any]:

@@ -48,6 +48,7 @@ from kernl_realtime import (
 )
 from kernl_realtime.providers import xai
 from kernl_realtime.simulator import Simulator
+from helpers import until_done
 
 API_KEY = "xai-test-SECRET-key"
 
@@ -74,15 +75,6 @@ def sim() -> Iterator[Simulator]:
 def model(sim: Simulator, **kwargs: Any) -> xai.XAIRealtimeModel:
     kwargs.setdefault("api_key", API_KEY)
     return xai.realtime(base_url=sim.xai_base_url, **kwargs)
-
-
-def until_done(conn: Any) -> List[Any]:
-    events = []
-    for event in conn:
-        events.append(event)
-        if event.kind == "response.done":
-            return events
-    raise AssertionError("connection closed before response.done")
 
 
 def pcm(ms: int, amplitude: float) -> bytes:
