@@ -199,6 +199,7 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
             provider="openai",
             codec=OpenAICodec(),
             ws=None,  # type: ignore[arg-type]  # never started: the socket is not used
+            waker=None,  # type: ignore[arg-type]
             write_lock=threading.RLock(),
             settings=ConnectionSettings.from_options(RealtimeConnectOptions(pull=pull, max_queue=count + 10)),
             connect_timeout=15.0,

@@ -61,6 +61,7 @@ class _ClosingMixin(_ConnectionState):
             if self._state is not _State.CLOSED:
                 self._state = _State.CLOSING
         self._close_event.set()
+        self._release_reader()  # a consumer reading in the reader's place gives the socket back
         # A reader waiting for queue space gives up at once (and sees the close).
         self._queue.stop_waiting()
         self._dispatcher.queue.stop_waiting()

@@ -61,7 +61,7 @@ from ._reconnect import ReconnectBudget
 from ._stall import StallTracker
 from ._stats import ConnectionStats, StatsRecorder
 from ._close import CloseInfo
-from ._transport import WireSocket, open_websocket
+from ._transport import Waker, WireSocket, open_websocket
 from ..exceptions import (
     APIStatusError,
     ConnectError,
@@ -121,6 +121,7 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
         provider: str,
         codec: ProviderCodec,
         ws: WireSocket,
+        waker: Waker,
         write_lock: "threading.RLock",
         settings: ConnectionSettings,
         reopen: Optional[Reopen] = None,
@@ -130,6 +131,7 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
         self._provider = provider
         self._codec = codec
         self._ws = ws
+        self._waker = waker
         self._write_lock = write_lock
         self._settings = settings
         self._log_prefix = f"[{provider}#{self._id}]"
@@ -199,6 +201,8 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
         self._ahead: Deque[Tuple[int, Any]] = deque()
         # Frames of the current socket read but not yet handled, oldest first.
         self._pending: Deque[Tuple[int, Any]] = deque()
+        self._init_leading()
+        self._dispatcher.await_item = self._await_item  # a callback-only connection: the dispatcher reads
 
         self._reader = threading.Thread(
             target=self._run_reader,
@@ -235,6 +239,7 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
         deadline = Deadline(timeout)
         write_lock = threading.RLock()
         recorder = _open_recorder(options, provider, model, request, codec)
+        waker = Waker()
         try:
             ws = open_websocket(
                 request,
@@ -243,8 +248,10 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
                 write_lock=write_lock,
                 tick=settings.tick,
                 io_timeout=settings.send_timeout,
+                waker=waker,
             )
         except BaseException as exc:
+            waker.close()
             if recorder is not None:
                 recorder.finish("error", 1006, f"connect failed ({exc.__class__.__name__})")
             raise
@@ -252,6 +259,7 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
             provider=provider,
             codec=codec,
             ws=ws,
+            waker=waker,
             write_lock=write_lock,
             settings=settings,
             reopen=reopen,
@@ -331,6 +339,8 @@ class RealtimeConnection(_SendingMixin, _DeliveryMixin, _ClosingMixin, _ReaderLo
         self._abort_socket()
         if self._reader.ident is not None:
             self._reader.join(5.0)
+        else:
+            self._waker.close()  # the reader closes it when it ends
         self._finish(1006, "connect() failed", None)
         self._dispatcher.join(1.0)
 

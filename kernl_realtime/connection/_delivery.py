@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator, Optional, overload
 
 from ._dispatch import check_callback_name, is_error_handled
 from ._excepthook import report_unhandled
-from ._queue import QueueClosed, QueueEmpty
+from ._interrupts import InterruptGuard
+from ._queue import BoundedQueue, QueueClosed, QueueEmpty
 from ._stall import DeliveryStalled, warn_stalled
 from ..exceptions import (
     ConfigurationError,
@@ -121,12 +122,14 @@ class _DeliveryMixin(_ConnectionState):
         the bound, so it never waits on the dispatcher it may itself be running on.
         """
         dispatcher = self._dispatcher
-        if dispatcher.submit(name, args, 0):
-            return
-        if threading.current_thread() is not self._reader:
-            dispatcher.force_submit(name, args)
-            return
-        self._wait_for_space("callbacks", lambda timeout: dispatcher.submit(name, args, timeout))
+        if not dispatcher.submit(name, args, 0):
+            if threading.current_thread() is not self._reader:
+                dispatcher.force_submit(name, args)
+                self._end_lead_early()  # a leader hands backpressure to the reader
+            else:
+                self._wait_for_space("callbacks", lambda timeout: dispatcher.submit(name, args, timeout))
+        if self._lead_wanted:
+            self._wake_consumers()
 
     def _report_error(self, error: KernlRealtimeError) -> None:
         """Deliver a local error (not a server event) to error callbacks and pullers."""
@@ -188,15 +191,25 @@ class _DeliveryMixin(_ConnectionState):
     def _next(self, timeout: Optional[float]) -> Any:
         if not self._pull_used:
             self._begin_pulling()
+        queue = self._queue
+        pushed_back = self._pushed_back
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(remaining)
-            except QueueEmpty:
-                raise ReceiveTimeout(f"no event within {timeout:g} s") from None
-            except QueueClosed:
-                return _END
+            item: Any = QueueEmpty
+            if pushed_back:
+                try:
+                    item = pushed_back.popleft()
+                except IndexError:  # another puller took it
+                    pass
+            if item is QueueEmpty and len(queue):
+                try:
+                    item = queue.get(0)
+                except QueueEmpty:  # another puller took it
+                    pass
+                except QueueClosed:
+                    return _END
+            if item is QueueEmpty:
+                item = self._wait_next(queue, deadline, timeout)
             if item is _END:
                 return _END
             if type(item) is _Raise:
@@ -206,6 +219,28 @@ class _DeliveryMixin(_ConnectionState):
             if item.kind == "session.error" and not is_error_handled(self._dispatcher):
                 raise item.error
             return item
+
+    def _wait_next(self, queue: "BoundedQueue[Any]", deadline: Optional[float], timeout: Optional[float]) -> Any:
+        """The queue is empty: wait for the next item, reading the socket on this thread
+        when the reader lets it (see ``_leading.py``); Ctrl-C loses nothing."""
+        guard = InterruptGuard.enter()
+        try:
+            while True:
+                self._await_item(queue, deadline, guard)
+                try:
+                    item = queue.get(0)
+                except QueueClosed:
+                    return _END
+                except QueueEmpty:  # another puller took it, or the deadline passed
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise ReceiveTimeout(f"no event within {timeout:g} s") from None
+                    continue
+                if guard is not None:
+                    guard.held = item
+                return item
+        finally:
+            if guard is not None:
+                guard.exit(self._pushed_back)
 
     def _begin_pulling(self) -> None:
         """The first ``recv()``/iteration: the pull path is now consumed (or refused)."""
@@ -237,15 +272,21 @@ class _DeliveryMixin(_ConnectionState):
         queue = self._queue
         try:
             if queue.put(item, 0):
-                return
-            if threading.current_thread() is not self._reader:
-                # Only the reader waits (backpressure); e.g. an error reported from a
-                # user thread's interrupt() goes in past the bound.
+                pass
+            elif threading.current_thread() is not self._reader:
+                # Only the reader waits (backpressure). A consumer reading in its place
+                # applies the delivery rule, then hands the socket back; an error
+                # reported from a user thread's interrupt() goes in past the bound.
+                if self._switch_pull_off():
+                    return
                 queue.put_past_bound(item)
-                return
-            self._wait_for_space("pull", lambda timeout: queue.put(item, timeout))
+                self._end_lead_early()
+            else:
+                self._wait_for_space("pull", lambda timeout: queue.put(item, timeout))
         except QueueClosed:
-            pass
+            return
+        if self._lead_wanted:
+            self._wake_consumers()
 
     def _wait_for_space(self, which: str, put: Callable[[float], bool]) -> None:
         """Reader only: wait until ``put`` succeeds, the delivery rule switches the full

@@ -107,6 +107,9 @@ class Dispatcher:
         # Set when the registrations are over (settle()) or the dispatcher stops.
         self._settled = threading.Event()
         self._settled_flag = False
+        #: ``await_item(queue, deadline, guard)``: waits until the queue has an item, reading
+        #: the connection's socket on this thread when it may (see ``_leading.py``).
+        self.await_item: Optional[Callable[..., None]] = None
 
     # -- registry ---------------------------------------------------------------------
 
@@ -243,7 +246,10 @@ class Dispatcher:
             self._settled.wait(remaining)
         self._settled_flag = True
         queue = self._queue
+        await_item = self.await_item
         while True:
+            if await_item is not None and not len(queue):
+                await_item(queue, None, None)
             try:
                 item = queue.get()
             except QueueClosed:

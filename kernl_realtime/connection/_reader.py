@@ -49,6 +49,7 @@ from ._internals import (
     _StopReading,
     _SwitchSocket,
 )
+from ._leading import _LeadMixin
 from ._reconnecting import _ReconnectMixin
 
 __all__ = ['_ReaderLoop']
@@ -56,7 +57,7 @@ __all__ = ['_ReaderLoop']
 logger = logging.getLogger(__name__)
 
 
-class _ReaderLoop(_ReconnectMixin):
+class _ReaderLoop(_ReconnectMixin, _LeadMixin):
     """Part of RealtimeConnection (see ``_connection.py``); holds no state of its own."""
 
     def _run_reader(self) -> None:
@@ -84,6 +85,7 @@ class _ReaderLoop(_ReconnectMixin):
             report_unhandled(exc, f"{self._provider}#{self._id}", "the connection's reader thread")
         finally:
             self._finish(code, reason, error)
+            self._waker.close()  # nobody polls it any more: the reader keeps _io to the end
 
     def _read_one_socket(self) -> "tuple[int, str, Optional[KernlRealtimeError]]":
         """Read the current socket until it closes; return how it ended."""
@@ -134,49 +136,60 @@ class _ReaderLoop(_ReconnectMixin):
 
     def _read_frames(self, ws: WireSocket) -> "tuple[int, str]":
         read = ws.read
-        handle = self._handle_message
-        stats = self._stats
-        recorder = self._recorder
-        monotonic = time.monotonic
         pending = self._pending
         pending.clear()
         self._ahead.clear()
         while True:
-            if self._ahead:
+            if self._lead_wanted and self._may_park():
+                closed = self._park()  # a consumer reads until it hands the socket back
+            elif self._ahead:
                 closed = self._handle_read_ahead()
-                if closed is not None:
-                    return closed
-                continue
-            pending.extend(read())
-            now = monotonic()
-            while pending:
-                opcode, data = pending.popleft()
-                if opcode == OP_TEXT:
-                    stats.record_received(len(data), now)
-                    if recorder is not None:
-                        recorder.server_frame(data, False)
+            else:
+                pending.extend(read())
+                closed = self._handle_pending()
+            if closed is not None:
+                return closed
+
+    def _handle_pending(self) -> "Optional[tuple[int, str]]":
+        """Handle the frames read and not yet handled, in order; the close, if one came.
+
+        Runs on whichever thread holds ``_io`` (the reader, or a consumer reading in its
+        place); then runs the periodic checks if they are due.
+        """
+        pending = self._pending
+        handle = self._handle_message
+        stats = self._stats
+        recorder = self._recorder
+        now = time.monotonic()
+        while pending:
+            opcode, data = pending.popleft()
+            if opcode == OP_TEXT:
+                stats.record_received(len(data), now)
+                if recorder is not None:
+                    recorder.server_frame(data, False)
+                handle(data)
+            elif opcode == OP_BINARY:
+                stats.record_received(len(data), now)
+                if recorder is not None:
+                    recorder.server_frame(data, True)
+                if self._codec.accepts_binary:
                     handle(data)
-                elif opcode == OP_BINARY:
-                    stats.record_received(len(data), now)
-                    if recorder is not None:
-                        recorder.server_frame(data, True)
-                    if self._codec.accepts_binary:
-                        handle(data)
-                    else:
-                        self._report_error(
-                            ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
-                        )
-                elif opcode == OP_PING:
-                    self._pings.answer_ping(self._ws, data)
-                elif opcode == OP_PONG:
-                    self._on_pong(now)
-                elif opcode == OP_CLOSE:
-                    return self._on_close_frame(*data)
-                else:  # OP_FAILED: a protocol violation, after every frame before it
-                    assert opcode == OP_FAILED
-                    raise data
-            if now >= self._next_keepalive_check:
-                self._check_keepalive(now)
+                else:
+                    self._report_error(
+                        ProtocolError(f"{self._provider} sent a binary frame ({len(data)} bytes); frame skipped")
+                    )
+            elif opcode == OP_PING:
+                self._pings.answer_ping(self._ws, data)
+            elif opcode == OP_PONG:
+                self._on_pong(now)
+            elif opcode == OP_CLOSE:
+                return self._on_close_frame(*data)
+            else:  # OP_FAILED: a protocol violation, after every frame before it
+                assert opcode == OP_FAILED
+                raise data
+        if now >= self._next_keepalive_check:
+            self._check_keepalive(now)
+        return None
 
     def _on_close_frame(self, code: int, reason: str) -> "tuple[int, str]":
         if not self._close_sent:
@@ -477,4 +490,5 @@ class _ReaderLoop(_ReconnectMixin):
         self._queue.close(([_Raise(error)] if report and error else []) + [_END])
         final = ([("error", (error,))] if report else []) + [("status", (TransportStatus.CLOSED,))]
         self._dispatcher.stop_with(final)
+        self._wake_consumers()
         self._reader_done.set()

@@ -109,6 +109,7 @@ class _ReconnectMixin(_ConnectionState):
                     tick=self._tick,
                     io_timeout=self._settings.send_timeout,
                     created=self._track_connecting,
+                    waker=self._waker,
                 )
             except KernlRealtimeError as exc:
                 if self._close_requested:

@@ -26,7 +26,7 @@ from ._reconnect import ReconnectBudget
 from ._session import SessionCore
 from ._stall import StallTracker
 from ._stats import StatsRecorder
-from ._transport import WireSocket
+from ._transport import Waker, WireSocket
 from ..exceptions import ConnectionClosed, KernlRealtimeError
 
 __all__ = ["_ConnectionState"]
@@ -87,6 +87,19 @@ class _ConnectionState:
     _pending: Deque[Tuple[int, Any]]
     _reader: threading.Thread
 
+    # The waiting consumer reads (``_leading.py``).
+    _waker: Waker
+    _io: threading.Lock
+    _lead_lock: threading.Lock
+    _reader_wake: threading.Condition
+    _io_free: threading.Condition
+    _lead_ok: bool
+    _lead_wanted: int
+    _leads: int
+    _leader: int
+    _handoff: Optional[tuple]
+    _pushed_back: Deque[Any]
+
     if TYPE_CHECKING:
         # Defined by one part, called by another (see the module docstring).
 
@@ -103,6 +116,20 @@ class _ConnectionState:
         def _put_pull(self, item: Any) -> None: ...
 
         def _read_ahead(self) -> None: ...
+
+        # _leading.py
+        def _await_item(self, queue: BoundedQueue[Any], deadline: Optional[float], guard: Any) -> None: ...
+
+        def _wake_consumers(self) -> None: ...
+
+        def _end_lead_early(self) -> None: ...
+
+        def _release_reader(self) -> None: ...
+
+        # _reader.py
+        def _check_keepalive(self, now: float) -> None: ...
+
+        def _handle_pending(self) -> "Optional[Tuple[int, str]]": ...
 
         def _deliver(self, event: Any) -> None: ...
 

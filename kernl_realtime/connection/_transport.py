@@ -26,32 +26,121 @@ from ._errors import map_errors
 from ._frames import Frame, FrameParser
 from .._logging import redact_url
 
-__all__ = ["open_websocket", "WireSocket", "readable_waiter"]
+__all__ = ["open_websocket", "WireSocket", "Waker", "readable_waiter"]
 
-def readable_waiter(sock: Any) -> Callable[[float], bool]:
+class Waker:
+    """A descriptor another thread writes to, so that a ``poll()`` on it returns at once.
+
+    One per connection, shared by every socket it opens: whoever reads the socket (the
+    reader, or a consumer reading in its place) polls it beside the socket, and a thread
+    that needs the reader's attention calls :meth:`wake`. An ``eventfd`` where the
+    platform has one, otherwise a socket pair.
+
+    Thread contract: :meth:`wake` and :meth:`close` from any thread; :meth:`drain`
+    only by the thread that polls. ``_lock`` is a leaf (see ``_connection.py``): after
+    :meth:`close` a late :meth:`wake` must not write to a descriptor number the process
+    has since reused.
+    """
+
+    __slots__ = ("fileno", "_write_fd", "_others", "_lock", "_closed")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+        self._others: "tuple[socket.socket, ...]"
+        if hasattr(os, "eventfd"):
+            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)  # type: ignore[attr-defined]
+            self.fileno, self._write_fd, self._others = fd, fd, ()
+        else:  # pragma: no cover - platforms without eventfd
+            reader, writer = socket.socketpair()
+            reader.setblocking(False)
+            writer.setblocking(False)
+            self.fileno, self._write_fd, self._others = reader.fileno(), writer.fileno(), (reader, writer)
+
+    def wake(self) -> None:
+        """Make the next (or current) poll on :attr:`fileno` return; never blocks."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                os.write(self._write_fd, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            except OSError:  # full (already awake) or being closed: nothing to add
+                pass
+
+    def drain(self) -> None:
+        """Consume the wake-ups so the next poll waits again."""
+        try:
+            os.read(self.fileno, 4096)
+        except OSError:  # nothing there (another poll drained it) or closed
+            pass
+
+    def close(self) -> None:
+        """Release the descriptor(s); later wakes do nothing. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._others:  # pragma: no cover - socket pair
+                for sock in self._others:
+                    sock.close()
+            else:
+                os.close(self.fileno)
+
+
+def readable_waiter(sock: Any, waker: Optional[Waker] = None) -> Callable[[float], bool]:
     """Return ``wait(timeout) -> bool``: True when ``sock`` has data (or EOF/error) to read.
 
+    With a ``waker``, the wait also ends early (returning False) when it is woken.
     Uses ``poll()`` (no 1024-descriptor limit, unlike ``select()``); bytes TLS has
     already decrypted count as readable.
     """
     tls_pending = getattr(sock, "pending", None)
     if hasattr(select, "poll"):
         poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        sock_fd = sock.fileno()
+        poller.register(sock_fd, select.POLLIN | select.POLLPRI)
         poll = poller.poll
+        if waker is None:
 
-        def wait(timeout: float) -> bool:
+            def wait(timeout: float) -> bool:
+                if tls_pending is not None and tls_pending():
+                    return True
+                return bool(poll(timeout * 1000.0))
+
+            return wait
+
+        wake_fd = waker.fileno
+        poller.register(wake_fd, select.POLLIN)
+        drain = waker.drain
+
+        def wait_or_wake(timeout: float) -> bool:
             if tls_pending is not None and tls_pending():
                 return True
-            return bool(poll(timeout * 1000.0))
+            ready = poll(timeout * 1000.0)
+            if not ready:
+                return False
+            if len(ready) == 1 and ready[0][0] == sock_fd:
+                return True
+            readable = False
+            for fd, _ in ready:
+                if fd == wake_fd:
+                    drain()
+                else:
+                    readable = True
+            return readable
 
-        return wait
+        return wait_or_wake
+
+    wake_socket = waker._others[0] if waker is not None and waker._others else None
 
     def wait_select(timeout: float) -> bool:  # pragma: no cover - platforms without poll()
         if tls_pending is not None and tls_pending():
             return True
-        readable, _, _ = select.select([sock], [], [], timeout)
-        return bool(readable)
+        watched = [sock] if wake_socket is None else [sock, wake_socket]
+        readable, _, _ = select.select(watched, [], [], timeout)
+        if wake_socket is not None and wake_socket in readable:
+            waker.drain()  # type: ignore[union-attr]
+        return sock in readable
 
     return wait_select
 
@@ -71,20 +160,24 @@ class WireSocket:
         sock: The underlying socket (for shutting it down from another thread).
         tick: Longest time :meth:`read` waits for data before returning empty-handed,
             so that the reader runs its keepalive checks even mid-frame.
+        wait: ``wait(timeout) -> bool``: True once the socket has data; False after
+            ``timeout`` seconds or as soon as the connection's :class:`Waker` is woken.
     """
 
-    __slots__ = ("_ws", "sock", "parser", "tick", "_wait", "_read", "_writable")
+    __slots__ = ("_ws", "sock", "parser", "tick", "wait", "_read", "_writable")
 
     _CHUNK = 65536
 
-    def __init__(self, ws: "websocket.WebSocket", max_message_size: Optional[int], tick: float) -> None:
+    def __init__(
+        self, ws: "websocket.WebSocket", max_message_size: Optional[int], tick: float, waker: Optional[Waker] = None
+    ) -> None:
         self._ws = ws
         sock = ws.sock
         assert sock is not None  # connected
         self.sock = sock
         self.parser = FrameParser(max_message_size)
         self.tick = tick
-        self._wait = readable_waiter(sock)
+        self.wait = readable_waiter(sock, waker)
         self._writable = _writable_checker(sock)
         if isinstance(sock, ssl.SSLSocket) or os.name != "posix":
             # TLS must decrypt (websocket-client's _recv handles SSL want-read retries);
@@ -125,8 +218,19 @@ class WireSocket:
         Raises:
             ConnectionError: The peer closed TCP (end of stream) or the socket broke.
         """
-        if not self._wait(self.tick):
+        if not self.wait(self.tick):
             return []
+        data = self._read(self._CHUNK)
+        if not data:
+            return []
+        return self.parser.feed(data)
+
+    def read_ready(self) -> List[Frame]:
+        """Read what :attr:`wait` said is there, without waiting; return the frames it completed.
+
+        Raises:
+            ConnectionError: The peer closed TCP (end of stream) or the socket broke.
+        """
         data = self._read(self._CHUNK)
         if not data:
             return []
@@ -219,6 +323,7 @@ def open_websocket(
     tick: float,
     io_timeout: float,
     created: Optional[Callable[["websocket.WebSocket"], None]] = None,
+    waker: Optional[Waker] = None,
 ) -> WireSocket:
     """Open the WebSocket described by ``request``; raise our exceptions on failure.
 
@@ -234,6 +339,7 @@ def open_websocket(
             does not read fails after it.
         created: Called with the ``WebSocket`` before connecting, so that another
             thread can abort the upgrade by shutting down its ``sock`` once set.
+        waker: Polled beside the socket, so another thread can end a read's wait.
 
     Raises:
         AuthenticationError: HTTP 401/403 on the upgrade.
@@ -263,7 +369,7 @@ def open_websocket(
     sock = ws.sock
     assert sock is not None  # connect() succeeded
     sock.settimeout(io_timeout)
-    return WireSocket(ws, max_frame_size, tick)
+    return WireSocket(ws, max_frame_size, tick, waker)
 
 
 def _close_quietly(ws: "websocket.WebSocket") -> None:
