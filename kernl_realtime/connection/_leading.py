@@ -17,8 +17,11 @@ connection is open, confirmed and not backed up. It takes the socket back (and r
 ahead into the queues as before) when a leader hands it an ending (close frame, end
 of stream, a protocol error, a keepalive timeout: a leader never ends a socket
 itself), when ``close()`` is called, when a leader's delivery found a queue full
-(backpressure is the reader's job), or when no consumer has read for a tick (user
-code is busy: pings must still be answered). A leader polls the connection's
+(backpressure is the reader's job), or when it finds, on waking once a tick, that no
+consumer has read for a quarter of a tick (user code is busy: pings must still be
+answered, barge-ins noticed). The parked reader wakes only on that tick, not per
+event; so while every consumer is away, frames wait in the kernel for up to a tick
+(``ConnectionSettings.tick``: 1 s by default, a quarter of the keepalive interval). A leader polls the connection's
 :class:`~._transport.Waker` beside the socket, so the reader gets the socket back at
 once. Lock order: ``_io -> _lead_lock -> Waker._lock``; ``_io`` is taken under
 ``_lead_lock`` only without waiting.
@@ -50,7 +53,7 @@ class _LeadMixin(_ConnectionState):
         self._io_free = threading.Condition(self._lead_lock)
         self._lead_ok = False
         self._lead_wanted = 0
-        self._leads = 0
+        self._lead_ended = 0.0
         self._leader = 0
         self._handoff = None
         # Items a KeyboardInterrupt took out of the queue before recv() could return them.
@@ -79,7 +82,6 @@ class _LeadMixin(_ConnectionState):
                         wait = min(wait, self._tick)
                     if self._lead_ok and self._io.acquire(False):
                         self._leader = threading.get_ident()
-                        self._leads += 1
                         break
                     if not self._lead_ok and self._may_park():
                         self._waker.wake()  # the reader is reading ahead: let it park now
@@ -97,6 +99,7 @@ class _LeadMixin(_ConnectionState):
             finally:
                 with lock:
                     self._leader = 0
+                    self._lead_ended = time.monotonic()
                     self._io.release()
                     if self._lead_wanted:
                         self._io_free.notify_all()
@@ -195,16 +198,23 @@ class _LeadMixin(_ConnectionState):
         or returns None to go on reading.
         """
         lock = self._lead_lock
+        tick = self._tick
+        linger = tick / 4
         with lock:
             self._lead_ok = True
             self._io.release()
             self._io_free.notify_all()
-            seen = self._leads
+            self._lead_ended = time.monotonic()
+            wait = linger
             while self._lead_ok and not self._close_requested:
-                self._reader_wake.wait(self._tick)
-                if self._leads == seen and not self._io.locked() and not self._lead_wanted:
-                    break  # nobody has read for a tick: read ahead, answer pings
-                seen = self._leads
+                self._reader_wake.wait(wait)
+                if self._io.locked() or self._lead_wanted:
+                    wait = tick  # a consumer reads, or is about to
+                    continue
+                idle = time.monotonic() - self._lead_ended
+                if idle >= linger:
+                    break  # user code keeps the consumer away: read ahead, answer pings
+                wait = linger - idle
             self._lead_ok = False
         # A leader waiting in poll() sees the wake-up and gives the socket back at once.
         while not self._io.acquire(False):

@@ -95,7 +95,7 @@ class _ConnectionState:
     _io_free: threading.Condition
     _lead_ok: bool
     _lead_wanted: int
-    _leads: int
+    _lead_ended: float
     _leader: int
     _handoff: Optional[tuple]
     _pushed_back: Deque[Any]

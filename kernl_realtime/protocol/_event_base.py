@@ -14,12 +14,12 @@ subclass's required ones).
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Tuple, Type, TypeVar
 
 from kernl_realtime.protocol._validation import Validated
 
-__all__ = ["ClientEvent", "RealtimeEvent", "ServerEvent", "event"]
+__all__ = ["ClientEvent", "RealtimeEvent", "ServerEvent", "checked_event", "event"]
 
 _E = TypeVar("_E", bound="RealtimeEvent")
 
@@ -130,3 +130,36 @@ def event(kind: str) -> Callable[[Type[_E]], Type[_E]]:
         return built
 
     return build
+
+
+def checked_event(cls: Type[_E], **values: Any) -> _E:
+    """Build a server event from values its decoder has already checked, without re-checking.
+
+    For provider decoders on the per-event path (audio and text deltas): every value
+    must have come through the wire accessor with the type the field declares, a plain
+    ``str`` for every field passed (base64 text for audio). Omitted fields take their
+    defaults. The result equals what ``cls(**values)`` builds; it costs a dict update
+    instead of a validation pass (the decoder's checks already made the same one).
+    """
+    built = object.__new__(cls)
+    state = built.__dict__
+    state.update(_defaults_of(cls))
+    state.update(values)
+    return built
+
+
+_DEFAULTS: Dict[type, Dict[str, Any]] = {}
+
+
+def _defaults_of(cls: type) -> Dict[str, Any]:
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = {}
+        for item in fields(cls):
+            if item.default is MISSING:
+                if item.default_factory is not MISSING:  # pragma: no cover - no such server event field today
+                    raise TypeError(f"{cls.__name__}.{item.name} has a default factory: build it with {cls.__name__}(...)")
+                continue
+            defaults[item.name] = item.default
+        _DEFAULTS[cls] = defaults
+    return defaults

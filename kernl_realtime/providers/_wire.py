@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from ..exceptions import ProtocolError
+from ..protocol._event_base import checked_event
 from ..protocol._validation import is_base64
 
-__all__ = ["BASE64", "REQUIRED", "deep_merge", "field", "is_base64", "optional", "wire_type_name"]
+__all__ = ["BASE64", "REQUIRED", "checked_event", "deep_merge", "field", "is_base64", "optional", "wire_type_name"]
 
 
 class _Base64:
@@ -87,7 +88,11 @@ def field(message: Mapping[str, Any], path: str, expected: Expected = str, defau
         ProtocolError: A value on the path has the wrong type, or a required field is
             missing; ``field`` holds the path.
     """
-    value: Any = message
+    if expected is str and "." not in path:  # the common case, without the walk
+        value = message.get(path) if type(message) is dict else None
+        if type(value) is str:
+            return value
+    value = message
     walked: List[str] = []
     for key in path.split("."):
         if not isinstance(value, dict):

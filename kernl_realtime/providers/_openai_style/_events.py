@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ...connection._codec import WireMessage
 from ...exceptions import ConfigurationError, ProtocolError, ServerError, UnsupportedEventError
-from .._wire import BASE64, field
+from .._wire import BASE64, checked_event, field
 from ._items import decode_item, encode_tool_output, wire_text
 from ._session import decode_usage
 from ._session_codec import SessionCodec
@@ -98,8 +98,11 @@ class EventCodec(SessionCodec):
             "response.created": lambda m: (ResponseCreatedEvent(response_id=field(m, "response.id")),),
             "response.done": self._decode_response_done,
             "response.output_audio.delta": lambda m: (
-                AudioOutputDeltaEvent(
-                    response_id=field(m, "response_id"), item_id=field(m, "item_id"), audio=field(m, "delta", BASE64)
+                checked_event(  # the per-event path: the fields were just checked
+                    AudioOutputDeltaEvent,
+                    response_id=field(m, "response_id"),
+                    item_id=field(m, "item_id"),
+                    audio=field(m, "delta", BASE64),
                 ),
             ),
             "response.output_audio.done": lambda m: (
@@ -232,8 +235,11 @@ class EventCodec(SessionCodec):
         return "".join(entry[1]) if entry is not None else ""
 
     def _decode_output_transcript_delta(self, message: WireMessage) -> Sequence[Any]:
-        event = TranscriptOutputDeltaEvent(
-            response_id=field(message, "response_id"), item_id=field(message, "item_id"), delta=field(message, "delta")
+        event = checked_event(
+            TranscriptOutputDeltaEvent,
+            response_id=field(message, "response_id"),
+            item_id=field(message, "item_id"),
+            delta=field(message, "delta"),
         )
         self._accumulate("transcript", message)
         return (event,)
@@ -260,8 +266,11 @@ class EventCodec(SessionCodec):
         return family != self._text_family
 
     def _decode_text_delta(self, message: WireMessage) -> Sequence[Any]:
-        event = TextOutputDeltaEvent(
-            response_id=field(message, "response_id"), item_id=field(message, "item_id"), delta=field(message, "delta")
+        event = checked_event(
+            TextOutputDeltaEvent,
+            response_id=field(message, "response_id"),
+            item_id=field(message, "item_id"),
+            delta=field(message, "delta"),
         )
         if self._is_duplicatewire_text(message):
             return (UnknownEvent(type=message["type"], data=message),)
