@@ -65,9 +65,13 @@ class ProviderCodec(ABC):
     """Translates between protocol events and one provider's wire messages.
 
     One codec instance serves one connection, so it may keep per-connection state.
-    Thread contract: ``decode`` and ``handshake_step`` run only on the connection's
-    reader thread; ``encode`` runs on whichever thread calls ``send()`` and must not
-    touch state that ``decode`` mutates.
+    Thread contract: ``decode``, ``handshake_step``, ``auto_reply``, ``poll`` and
+    ``close_error`` run on one thread at a time, the one that holds the connection's
+    socket: the reader thread, or a consumer reading in its place (a thread waiting in
+    ``recv()``/iteration, or the callback dispatcher) while the reader is parked; the
+    hand-over between them is under a lock, so state they keep needs no lock of its
+    own. ``encode`` runs on whichever thread calls ``send()`` and must not touch state
+    that ``decode`` mutates.
     """
 
     provider: ClassVar[str] = ""
@@ -170,7 +174,7 @@ class ProviderCodec(ABC):
     def auto_reply(self, message: WireMessage) -> Optional[WireMessage]:
         """The wire message to send at once in answer to ``message``, if any.
 
-        Called on the reader for every received message before it is decoded and
+        Called by the socket's reader for every received message before it is decoded and
         delivered, and also while delivery waits for a full queue, so the answer never
         waits for user code (ElevenLabs: ``ping`` -> ``pong`` with the same ``event_id``).
         Must be fast and must not raise for any input. Default: None.
@@ -180,7 +184,7 @@ class ProviderCodec(ABC):
     def poll(self, now: float) -> Sequence[Any]:
         """Events that time alone produces, delivered like decoded ones (default: none).
 
-        Called on the reader about once per tick (at most a second apart) once the
+        Called by whichever thread reads the socket, about once per tick (at most a second apart) once the
         session is confirmed, with ``time.monotonic()``. ElevenLabs uses it for the end of
         an agent turn, which its wire never signals.
         """

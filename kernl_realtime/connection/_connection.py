@@ -2,13 +2,22 @@
 
 Threads (all daemon, all owned and joined by the connection, none ever joins itself):
 
-* ``kernl-realtime-<provider>-reader-<id>``: reads frames, decodes them with the
-  provider codec, updates bookkeeping and hands each event to the pull queue and
-  the dispatcher queue. It also sends keepalive pings, answers server pings, echoes
-  close frames and runs the reconnect loop. The only user code it runs is the
-  ``on_reconnecting`` hook, while reconnecting (there is no socket to read then).
+* ``kernl-realtime-<provider>-reader-<id>``: owns the socket. It reads frames,
+  decodes them with the provider codec, updates bookkeeping and hands each event to
+  the pull queue and the dispatcher queue; it sends keepalive pings, answers server
+  pings, echoes close frames, runs the handshake, the reconnect loop and the end.
+  The only user code it runs is the ``on_reconnecting`` hook, while reconnecting
+  (there is no socket to read then).
 * ``kernl-realtime-<provider>-dispatcher-<id>``: started on the first ``on()``/``once()``;
   runs callbacks in arrival order.
+
+The waiting consumer reads (``_leading.py``): a thread that would block on an empty
+queue — in ``recv()``/iteration, or the dispatcher between callbacks — reads and
+handles frames itself while the reader is parked, so an event costs one wake-up.
+Whoever holds ``_io`` runs the frame parser, the codec's decode and the delivery
+bookkeeping; a leader hands every ending (close frame, end of stream, protocol
+error, keepalive timeout) to the reader, and the reader takes the socket back for
+close, reconnect, backpressure, or after a tick in which no consumer read.
 
 Writes from any thread go through one lock (also installed as websocket-client's
 own send lock, so pongs and close frames share it); JSON is serialised outside it.
@@ -23,8 +32,13 @@ queue space; every other thread queues notifications past the bound.
 
 Locks, in the only order in which they may nest (outer first)::
 
-    _state_lock  ->  _write_lock  ->  (websocket-client's send, which is _write_lock)
+    _io  ->  _state_lock  ->  _write_lock  ->  (websocket-client's send, which is _write_lock)
+    _io  ->  _lead_lock  ->  Waker._lock
     _route_lock, _interrupt_lock, Dispatcher._lock, BoundedQueue._lock: leaves, never nested
+
+``_io`` (who reads the socket) is held for as long as its holder reads; it is taken
+under ``_lead_lock`` only without waiting, and waited for only by the reader, holding
+nothing else.
 
 The class is assembled from mixins, one room each: ``_sending.py`` (send, mute,
 interrupt), ``_delivery.py`` (callbacks and the pull queue), ``_reader.py`` (the reader

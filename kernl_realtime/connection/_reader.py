@@ -325,7 +325,7 @@ class _ReaderLoop(_ReconnectMixin, _LeadMixin):
             raise ProtocolError(f"{self._provider} sent JSON that is not an object; frame skipped")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s < %s", self._log_prefix, summarize_message(message))
-        if not answered:
+        if not answered and type(self._codec).auto_reply is not ProviderCodec.auto_reply:
             self._auto_reply(message)
         wire_type = message.get("type")
         try:
