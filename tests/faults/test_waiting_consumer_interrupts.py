@@ -169,8 +169,9 @@ def test_keyboard_interrupts_at_random_moments_in_a_running_stream_lose_nothing(
     KeyboardInterrupt inside recv()/iteration (or, landing in the test's own loop, is
     dropped); the consumer goes on and every event arrives exactly once, in order.
 
-    Repeats, reordering or more than a rare loss fail; a rare loss (today's known gap)
-    is reported as an expected failure until the gap is closed."""
+    A SIGINT is raised only while the consumer waits (holding nothing); one that lands
+    while it handles frames or holds a dequeued event is deferred to the end of
+    recv(), and the event goes back for the next call (``connection/_interrupts.py``)."""
     count = 3000
     state = _Interrupts()
     go = threading.Event()
@@ -204,13 +205,4 @@ def test_keyboard_interrupts_at_random_moments_in_a_running_stream_lose_nothing(
         feeder.join()
     figures = f"SIGINT sent {state.sent}, raised in the library {state.raised}, landed in the test loop {state.deferred}"
     assert state.raised >= 100, figures
-    # Never a repeat or a reordering, and at most a rare loss...
-    assert all(a < b for a, b in zip(got, got[1:])), f"{figures}: events repeated or out of order"
-    lost = count - len(got)
-    assert lost <= max(2, state.raised // 5), f"{figures}: {lost} events lost"
-    if lost:
-        # ...which today's main has: a SIGINT handled right after the C-level queue get
-        # returned (BoundedQueue.get, at ``self._items.get(...)``) raises with the event
-        # already taken off the queue. Observed: 1-19 of ~280 interrupts lose an event.
-        pytest.xfail(f"known gap: {lost} events lost to KeyboardInterrupt ({figures})")
     assert_exactly_once_in_order(got, range(count), f"puller interrupted {state.raised} times")
