@@ -129,8 +129,10 @@ def paced_floor(server: BenchServer, sessions: int, n: int, rate: float) -> Resu
     return _summary(run, sessions, n, connected, steady, end, t0, syscalls)
 
 
-def paced_kernl(server: BenchServer, sessions: int, n: int, rate: float, callbacks: bool) -> Result:
-    """kernl: pull (a consumer thread per connection) or callbacks (``pull=False``)."""
+def paced_kernl(server: BenchServer, sessions: int, n: int, rate: float, callbacks: bool, mixed: bool = False) -> Result:
+    """kernl: pull (a consumer thread per connection), callbacks (``pull=False``), or
+    mixed (``pull=True``: a consumer thread iterates while a callback sees every event;
+    latency is taken on both paths, each event counted once, when the later path has it)."""
     from kernl_realtime import RealtimeConnectOptions, ResponseCreateEvent
 
     model = kernl_model(server, "paced", n, rate)
@@ -168,13 +170,50 @@ def paced_kernl(server: BenchServer, sessions: int, n: int, rate: float, callbac
         run.samples[index] = (received, None)
         conn.on("event", on_event)
 
+    def both(index: int, conn: Any) -> None:
+        """Mixed: the callback stamps each delta, the puller stamps it again; the later stamp counts."""
+        heard: List[float] = []
+        heard_append, monotonic = heard.append, time.monotonic
+
+        def on_event(event: Any) -> None:
+            if event.kind in DELTA_KINDS:
+                heard_append(monotonic())
+
+        conn.on("event", on_event)
+
+        def pull() -> None:
+            received: List[float] = []
+            append = received.append
+            try:
+                for event in conn:
+                    kind = event.kind
+                    if kind in DELTA_KINDS:
+                        append(monotonic())
+                    elif kind == "response.done":
+                        break
+                send_times = conn.recv(timeout=STALL).data["t"]
+                deadline = time.monotonic() + STALL
+                while len(heard) < len(received) and time.monotonic() < deadline:
+                    time.sleep(0.001)  # the callback path may still be a few events behind
+                later = [max(a, b) for a, b in zip(received, heard)]
+                run.done(index, later, send_times)
+            except Exception:  # noqa: BLE001 - counted as lost events
+                run.done(index, [], None)
+            run.release.wait(STALL)
+
+        thread = threading.Thread(target=pull, name=f"bench-mixed-{index}", daemon=True)
+        thread.start()
+        threads.append(thread)
+
     probe = SyscallCount()
     t0 = time.monotonic()
     try:
         for index in range(sessions):
             conn = model.connect(options, timeout=30)
             conns.append(conn)
-            if callbacks:
+            if mixed:
+                both(index, conn)
+            elif callbacks:
                 listen(index, conn)
             else:
                 thread = threading.Thread(target=consume, args=(index, conn), name=f"bench-consumer-{index}", daemon=True)
@@ -198,4 +237,9 @@ PACED_CLIENTS: List[Tuple[str, str, Callable[[BenchServer, int, int, float], Res
     ("floor", "raw floor (blocking socket, thread per socket)", paced_floor),
     ("kernl_pull", "kernl pull (consumer thread per connection)", lambda s, S, n, r: paced_kernl(s, S, n, r, False)),
     ("kernl_callback", "kernl callbacks (``pull=False``)", lambda s, S, n, r: paced_kernl(s, S, n, r, True)),
+    (
+        "kernl_mixed",
+        "kernl mixed (``pull=True``: iterate + ``on()``)",
+        lambda s, S, n, r: paced_kernl(s, S, n, r, False, mixed=True),
+    ),
 ]

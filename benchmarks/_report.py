@@ -130,7 +130,7 @@ def targets(results: Result) -> List[str]:
     for sessions in ("200",):
         clients = paced.get(sessions, {})
         floor = clients.get("floor")
-        for key in ("kernl_pull", "kernl_callback"):
+        for key in ("kernl_pull", "kernl_callback", "kernl_mixed"):
             if floor and key in clients:
                 p99, base = _med(clients[key]["p99_ms"]), _med(floor["p99_ms"])
                 check(f"paced ×{sessions} {key} p99 ≤ 2× floor and < 10 ms", p99 <= 2 * base and p99 < 10, f"{_num(p99)} ms vs {_num(base)} ms")

@@ -226,9 +226,12 @@ class _DeliveryMixin(_ConnectionState):
         guard = InterruptGuard.enter()
         try:
             while True:
-                self._await_item(queue, deadline, guard)
+                if self._await_item(queue, deadline, guard):
+                    wait = 0.0
+                else:  # another consumer reads: its delivery wakes this one
+                    wait = self._tick if deadline is None else max(0.0, min(self._tick, deadline - time.monotonic()))
                 try:
-                    item = queue.get(0)
+                    item = queue.get(wait)
                 except QueueClosed:
                     return _END
                 except QueueEmpty:  # another puller took it, or the deadline passed

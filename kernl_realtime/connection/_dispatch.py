@@ -108,8 +108,9 @@ class Dispatcher:
         self._settled = threading.Event()
         self._settled_flag = False
         #: ``await_item(queue, deadline, guard)``: waits until the queue has an item, reading
-        #: the connection's socket on this thread when it may (see ``_leading.py``).
-        self.await_item: Optional[Callable[..., None]] = None
+        #: the connection's socket on this thread when it may (see ``_leading.py``), or
+        #: returns early when another consumer reads (the wait on the queue follows).
+        self.await_item: Optional[Callable[..., bool]] = None
 
     # -- registry ---------------------------------------------------------------------
 

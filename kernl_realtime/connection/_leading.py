@@ -61,28 +61,34 @@ class _LeadMixin(_ConnectionState):
 
     # -- consumers ----------------------------------------------------------------------
 
-    def _await_item(self, queue: "BoundedQueue[Any]", deadline: Optional[float], guard: Optional[InterruptGuard]) -> None:
-        """Return once ``queue`` has an item or is closed, or ``deadline`` has passed.
+    def _await_item(self, queue: "BoundedQueue[Any]", deadline: Optional[float], guard: Optional[InterruptGuard]) -> bool:
+        """Return True once ``queue`` has an item or is closed, or ``deadline`` has passed;
+        False when another consumer is reading the socket (then wait on ``queue`` itself:
+        that consumer's delivery wakes this one).
 
         Reads the socket on this thread whenever the reader lets it; otherwise waits
-        to be woken by whoever delivers. Any consumer thread.
+        to be woken by whoever delivers. Any consumer thread; False only without a
+        ``guard`` (a wait on the queue could take an event and lose it to Ctrl-C).
         """
         lock = self._lead_lock
         while True:
             with lock:
                 while True:
                     if len(queue) or queue.closed:
-                        return
+                        return True
                     if deadline is None:
                         wait = self._tick
                     else:
                         wait = deadline - time.monotonic()
                         if wait <= 0:
-                            return
+                            return True
                         wait = min(wait, self._tick)
-                    if self._lead_ok and self._io.acquire(False):
-                        self._leader = threading.get_ident()
-                        break
+                    if self._lead_ok:
+                        if self._io.acquire(False):
+                            self._leader = threading.get_ident()
+                            break
+                        if guard is None:
+                            return False  # another consumer reads and delivers
                     if not self._lead_ok and self._may_park():
                         self._waker.wake()  # the reader is reading ahead: let it park now
                     self._lead_wanted += 1
