@@ -29,6 +29,8 @@ from kernl_realtime import (
     ReconnectPolicy,
     TransportStatus,
 )
+from kernl_realtime.providers import elevenlabs
+from kernl_realtime.simulator import ElevenLabsOptions, Simulator
 from helpers import in_thread, openai_model
 from servers import RawServer, ScriptedServer
 from streams import (
@@ -65,25 +67,36 @@ def _close_soon(conn: Any, waiting: threading.Event, timeout: float, took: List[
     return thread
 
 
-@pytest.mark.parametrize("peer", ["echoes-close", "never-answers"])
-def test_close_from_another_thread_ends_a_recv_waiting_on_an_idle_connection(peer: str) -> None:
+def _wait_for_the_end(conn: Any, way: str) -> float:
+    """Wait for the next event in one of the three ways; return when the wait ended."""
+    if way == "iteration":
+        assert list(conn) == []
+    else:
+        with pytest.raises(ConnectionClosed):
+            conn.recv() if way == "recv" else conn.recv(timeout=10)
+    return time.monotonic()
+
+
+@pytest.mark.parametrize(
+    "peer, way",
+    [("echoes-close", "recv-timeout"), ("echoes-close", "recv"), ("echoes-close", "iteration"),
+     ("never-answers", "recv-timeout")],
+)
+def test_close_from_another_thread_ends_a_consumer_waiting_on_an_idle_connection(peer: str, way: str) -> None:
     close_timeout = 0.5
     server: Any = ScriptedServer() if peer == "echoes-close" else RawServer(Feeder(lambda link, feeder: None))
     with server:
         conn = openai_model(server).connect(timeout=5)
         try:
             assert conn.recv(timeout=5).kind == "session.created"
-            waiting = threading.Event()
-            took: List[float] = []
-            closer = _close_soon(conn, waiting, close_timeout, took)
-            waiting.set()
-            with pytest.raises(ConnectionClosed):
-                conn.recv(timeout=10)
-            ended = time.monotonic()
-            closer.join(close_timeout + 2)
+            waiter = in_thread(_wait_for_the_end, conn, way, name="test-waiter")
+            time.sleep(0.15)  # let the consumer settle into its wait (and, if it reads, into poll())
+            close_started = time.monotonic()
+            conn.close(timeout=close_timeout)
+            close_took = time.monotonic() - close_started
+            ended = waiter.result(timeout=close_timeout + 2)
         finally:
             conn.close(timeout=2)
-    close_started, close_took = took
     assert close_took < close_timeout + 0.5, close_took
     if peer == "echoes-close":
         # The echo comes within milliseconds: waking the waiting consumer must not wait
@@ -236,6 +249,7 @@ def test_the_end_of_the_stream_reaches_a_waiting_consumer_after_every_event(endi
                 log = CallbackLog(conn)
                 conn.on("text.output.delta", lambda event: time.sleep(0.05) if number(event) == 0 else None)
                 waiting.set()
+                assert conn.wait_closed(DEADLINE)
                 log.wait_closed()
                 events, errors = log.events, log.errors
         finally:
@@ -337,11 +351,43 @@ def _busy_consumer(mode: str) -> None:
     assert all(delay is not None and delay < 0.5 for delay in late.values()), f"{mode}: pong delays {late}"
 
 
+def _busy_elevenlabs_puller() -> None:
+    """Application-level pings (ElevenLabs ``ping`` events, answered by the codec's
+    auto-reply): the simulator closes the conversation (1002) when a pong is 0.6 s late.
+    The consumer pulls a few pings, then is busy for 1.6 s, then pulls the rest: the
+    conversation is still up and the ping events came exactly once, in order."""
+    options = ElevenLabsOptions(ping_interval=0.15, pong_timeout=0.6)
+    with Simulator(speed=0, elevenlabs=options) as sim:
+        model = elevenlabs.realtime(agent_id="agent_public", base_url=sim.elevenlabs_base_url)
+        conn = model.connect(RealtimeConnectOptions(keepalive=KeepAlive(interval=0.3, timeout=1.0)), timeout=5)
+        pings: List[int] = []
+        try:
+            deadline = time.monotonic() + DEADLINE
+            while len(pings) < 3:
+                event = conn.recv(timeout=max(0.01, deadline - time.monotonic()))
+                if event.kind == "unknown" and event.type == "ping":
+                    pings.append(event.data["ping_event"]["event_id"])
+            time.sleep(1.6)  # the application is busy elsewhere (not in recv())
+            assert conn.status == TransportStatus.CONNECTED, conn.close_info
+            for event in conn.events(timeout=0.05):
+                if event.kind == "unknown" and event.type == "ping":
+                    pings.append(event.data["ping_event"]["event_id"])
+            assert conn.status == TransportStatus.CONNECTED, conn.close_info
+        finally:
+            conn.close(timeout=2)
+        sent = [m["ping_event"]["event_id"] for m in sim.sent() if m.get("type") == "ping"]
+        answered = {m["event_id"] for m in sim.received() if m.get("type") == "pong"}
+    assert len(sent) >= 10 and pings == sent[: len(pings)] and len(pings) >= len(sent) - 1, (pings, sent)
+    assert set(sent[:-1]) <= answered, (sent, sorted(answered))
+
+
 def test_a_busy_consumer_misses_nothing_and_the_servers_pings_are_still_answered() -> None:
-    """Pull and callback variants of :func:`_busy_consumer`, side by side (one wall time):
-    every ping is answered within about a keepalive tick while the consumer waits and
-    while it is busy, keepalive holds, and every event is there when it comes back."""
+    """Pull and callback variants of :func:`_busy_consumer` and the ElevenLabs puller,
+    side by side (one wall time): every ping is answered within about a keepalive tick
+    while the consumer waits and while it is busy, keepalive holds, and every event is
+    there when it comes back."""
     runs = [in_thread(_busy_consumer, mode, name=f"test-busy-{mode}") for mode in ("pull", "callback")]
+    runs.append(in_thread(_busy_elevenlabs_puller, name="test-busy-elevenlabs"))
     for run in runs:
         run.result(timeout=DEADLINE * 2)
 

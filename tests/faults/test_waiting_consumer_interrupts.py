@@ -7,6 +7,8 @@ they interrupt a blocking wait, lock or ``poll()``). A test handler raises
 KeyboardInterrupt wherever the library's code is running, except in the test's own
 loop frame (between ``recv()`` returning and its result being stored), where the
 interrupt would lose the event in the test, not in the library; those are counted.
+(While it waits on the main thread the library wraps whatever SIGINT handler is
+installed, and calls it where raising loses nothing: the test's handler included.)
 """
 
 from __future__ import annotations
@@ -171,7 +173,9 @@ def test_keyboard_interrupts_at_random_moments_in_a_running_stream_lose_nothing(
 
     A SIGINT is raised only while the consumer waits (holding nothing); one that lands
     while it handles frames or holds a dequeued event is deferred to the end of
-    recv(), and the event goes back for the next call (``connection/_interrupts.py``)."""
+    recv(), and the event goes back for the next call (``connection/_interrupts.py``).
+    Before that guard, 1-19 of ~280 such interrupts lost an event: a SIGINT handled
+    right after the C-level queue get returned raised with the event already taken."""
     count = 3000
     state = _Interrupts()
     go = threading.Event()
@@ -205,4 +209,4 @@ def test_keyboard_interrupts_at_random_moments_in_a_running_stream_lose_nothing(
         feeder.join()
     figures = f"SIGINT sent {state.sent}, raised in the library {state.raised}, landed in the test loop {state.deferred}"
     assert state.raised >= 100, figures
-    assert_exactly_once_in_order(got, range(count), f"puller interrupted {state.raised} times")
+    assert_exactly_once_in_order(got, range(count), figures)
