@@ -154,9 +154,13 @@ class _DeliveryMixin(_ConnectionState):
     def recv(self, timeout: Optional[float] = None) -> RealtimeServerEvent:
         """Return the next server event, waiting up to ``timeout`` seconds.
 
-        Thread-safe (several pullers share one stream). A provider ``error`` event, or a
-        local error such as malformed JSON or an abnormal close, is *raised* here when no
-        ``error``/``*`` callback is registered, so errors are never silently skipped.
+        Thread-safe (several pullers share one stream). While it waits on an empty
+        queue, the calling thread reads and decodes the next frames itself (the reader
+        thread is parked meanwhile), so an event costs one wake-up; on the main thread,
+        Ctrl-C raises ``KeyboardInterrupt`` only where no event is in hand (one taken
+        is returned by the next call). A provider ``error`` event, or a local error such
+        as malformed JSON or an abnormal close, is *raised* here when no ``error``/``*``
+        callback is registered, so errors are never silently skipped.
 
         Raises:
             ReceiveTimeout: Nothing arrived within ``timeout``.
