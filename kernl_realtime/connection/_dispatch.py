@@ -250,7 +250,11 @@ class Dispatcher:
         await_item = self.await_item
         while True:
             if await_item is not None and not len(queue):
-                await_item(queue, None, None)
+                try:
+                    await_item(queue, None, None)
+                except Exception as exc:  # noqa: BLE001 - a bug here must not end callbacks
+                    report_unhandled(exc, self._label, "the dispatcher reading in the reader's place")
+                    await_item = None  # the reader delivers from now on
             try:
                 item = queue.get()
             except QueueClosed:
