@@ -61,6 +61,9 @@ class InterruptGuard:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.waiting:
+            # Raise once; a second Ctrl-C while this one unwinds through the wait's own
+            # clean-up (a lock being re-taken) is kept for exit(), never raised in there.
+            self.waiting = False
             self._previous(signum, frame)
         else:
             self._caught = (signum, frame)
