@@ -19,8 +19,6 @@ import threading
 import time
 from typing import Any, Callable, List, Optional
 
-import pytest
-
 from kernl_realtime import ConnectionClosed
 from helpers import openai_model
 from servers import RawServer
