@@ -198,9 +198,16 @@ class Dispatcher:
         except QueueClosed:
             pass
 
-    def settle(self) -> None:
+    def settle(self, force: bool = False) -> None:
         """The application moved on from registering callbacks (it sent, pulled, waited or
-        closed): deliver what was held now instead of at the end of the settle time."""
+        closed): deliver what was held now instead of at the end of the settle time.
+
+        Before the first callback there are no registrations to end, so this does
+        nothing (unless ``force``): callbacks registered in a row after a ``send()``
+        all see the held events.
+        """
+        if not force and self._thread is None:
+            return
         if not self._settled_flag:
             self._settled_flag = True
             self._settled.set()
@@ -221,7 +228,7 @@ class Dispatcher:
         with self._lock:
             self._stopping = True
             started = self._thread is not None
-        self.settle()
+        self.settle(force=True)
         self._queue.close((list(final) if started else []) + [_STOP])
 
     def join(self, timeout: float) -> bool:

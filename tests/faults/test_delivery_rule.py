@@ -23,6 +23,7 @@ from kernl_realtime import (
     DeliveryStalled,
     DeliveryStalledWarning,
     RealtimeConnectOptions,
+    ResponseCreateEvent,
 )
 from kernl_realtime.connection import _stall
 from kernl_realtime.providers import openai
@@ -141,6 +142,33 @@ def test_events_before_the_first_on_reach_every_first_callback() -> None:
         assert [e.kind for e in events[:1]] == ["session.created"]
         assert [e.delta for e in events[1:]] == [str(i) for i in range(early)]
         assert deltas == [str(i) for i in range(early)]
+        assert [s.value for s in statuses] == ["connected"]
+        conn.close()
+
+
+def test_a_send_before_the_first_on_does_not_cut_the_registrations_short() -> None:
+    """send() (or recv()/wait_closed()) ends a run of on() calls only once one started:
+    callbacks registered in a row after a send all see what was held."""
+    early = 40
+    greeting = [session_created()] + [text_delta(i) for i in range(early)]
+    with ScriptedServer(greeting) as srv:
+        conn = model_for(srv).connect(timeout=5)
+        wait_until(lambda: conn.stats().events_received == early + 1, what="the early events")
+        conn.send(ResponseCreateEvent())
+        statuses: List[Any] = []
+        events: List[Any] = []
+        done = threading.Event()
+        conn.on("status", statuses.append)
+
+        @conn.on("event")
+        def on_event(event: Any) -> None:
+            events.append(event)
+            if len(events) == early + 1:
+                done.set()
+
+        assert done.wait(5), f"{len(events)} of {early + 1} held events reached the second callback"
+        assert [e.kind for e in events[:1]] == ["session.created"]
+        assert [e.delta for e in events[1:]] == [str(i) for i in range(early)]
         assert [s.value for s in statuses] == ["connected"]
         conn.close()
 
