@@ -208,3 +208,41 @@ def test_keyboard_interrupts_at_random_moments_in_a_running_stream_lose_nothing(
     figures = f"SIGINT sent {state.sent}, raised in the library {state.raised}, landed in the test loop {state.deferred}"
     assert state.raised >= 100, figures
     assert_exactly_once_in_order(got, range(count), figures)
+
+
+def test_keyboard_interrupts_while_events_are_queued_lose_nothing() -> None:
+    """SIGINTs while the pull queue holds events (a fast stream: most recv() calls take
+    an event that is already there, without waiting): still exactly once, in order."""
+    count = 20000  # ~1 s; a 64 KiB read queues ~200 events, so most recv() calls do not wait
+    state = _Interrupts()
+    go = threading.Event()
+
+    def script(link: Link, feeder: Feeder) -> None:
+        assert go.wait(DEADLINE)
+        n = 0
+        while n < count:
+            group = min(count - n, 100)
+            link.send_raw(b"".join(event_frame(i) for i in range(n, n + group)))
+            n += group
+            time.sleep(0.004)
+        state.stop.set()
+        link.send_close(1000, "done")
+
+    def interrupter() -> None:
+        rng = random.Random(10)
+        go.set()
+        while not state.stop.wait(rng.uniform(0.0002, 0.002)):
+            state.interrupt_main()
+
+    got: List[int] = []
+    feeder = Feeder(script)
+    with RawServer(feeder) as srv:
+        conn = openai_model(srv).connect(timeout=5)
+        try:
+            _run_with_sigint(conn, state, got, lambda: None, interrupter)
+        finally:
+            conn.close(timeout=2)
+        feeder.join()
+    figures = f"SIGINT sent {state.sent}, raised in the library {state.raised}, landed in the test loop {state.deferred}"
+    assert state.raised >= 100, figures
+    assert_exactly_once_in_order(got, range(count), f"puller interrupted {state.raised} times ({figures})")
