@@ -211,14 +211,15 @@ def stages(count: int = 20000) -> List[Tuple[str, Optional[float], str]]:
     decoded = [e for m in messages for e in codec.decode(m)]
 
     def bookkeeping() -> int:
-        hooks = make_connection(True)._bookkeeping
+        from kernl_realtime.connection._internals import _OBSERVED_KINDS
+
+        observe = make_connection(True)._observe
         for event in decoded:
-            hook = hooks.get(event.kind)
-            if hook is not None:
-                hook(event)
+            if event.kind in _OBSERVED_KINDS:
+                observe(event)
         return count
 
-    row("bookkeeping: _bookkeeping.get(kind) + hook (audio: lock + playback.on_audio)", bookkeeping)
+    row("bookkeeping: _OBSERVED_KINDS check + _observe (audio: lock + playback.on_audio)", bookkeeping)
 
     def stats_only() -> int:
         from kernl_realtime.connection._stats import StatsRecorder
