@@ -279,7 +279,7 @@ class SessionEngine:
             self._barge_pending = max(0, self._barge_pending - 1)
 
     def on_barge_in(self) -> Optional[float]:
-        """Connection reader hook for server-detected speech: mute and flush at once."""
+        """Connection barge-in hook (on whichever thread reads the socket): mute and flush at once."""
         with self._lock:
             self._barge_pending += 1
         return self.stop_playback()

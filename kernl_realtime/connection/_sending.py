@@ -149,9 +149,11 @@ class _SendingMixin(_ConnectionState):
     def set_barge_in_hook(self, hook: Optional[Callable[[], Optional[float]]]) -> None:
         """Let the audio sink stop playback when the server hears the user start speaking.
 
-        ``hook()`` runs on the reader thread for each ``speech.started``, before the
-        connection truncates the assistant's audio: it must stop local playback at once
-        (never block) and return the milliseconds of the current assistant item actually
+        ``hook()`` runs on the thread reading the socket (the reader, or a consumer
+        reading in its place: a thread waiting in ``recv()``, or the dispatcher between
+        callbacks) for each ``speech.started``, before the connection truncates the
+        assistant's audio: it must stop local playback at once (never block, and take no
+        lock a consumer may hold while it calls ``recv()``) and return the milliseconds of the current assistant item actually
         played, or None to use the arrival-time estimate. A raising hook is reported as a
         :class:`CallbackError` and the estimate is used. Pass None to remove it. Thread-safe.
         """
