@@ -277,6 +277,25 @@ def test_pings_are_answered_while_nobody_calls_recv(sim: Simulator) -> None:
     assert len(pongs) >= 6
 
 
+def test_pings_are_answered_promptly_after_the_puller_goes_busy_with_default_options() -> None:
+    """The puller reads the socket itself while it waits; once it is busy elsewhere the
+    reader takes over soon enough for a provider that drops late pongs (0.6 s here),
+    with default options (a 1 s keepalive tick)."""
+    options = ElevenLabsOptions(agents=AGENTS, ping_interval=0.2, pong_timeout=0.6)
+    with Simulator(speed=0, elevenlabs=options) as sim:
+        model = elevenlabs.realtime(agent_id="agent_public", base_url=sim.elevenlabs_base_url)
+        with model.connect(timeout=5) as conn:
+            pings = [e for e in drain(conn, 0.5) if e.kind == "unknown" and e.type == "ping"]
+            assert pings, "no ping arrived while the puller waited"
+            time.sleep(1.5)  # busy elsewhere, not in recv()
+            assert conn.status.value == "connected", conn.close_info
+            pings += [e for e in drain(conn, 0.3) if e.kind == "unknown" and e.type == "ping"]
+            assert conn.status.value == "connected", conn.close_info
+        sent = [m["ping_event"]["event_id"] for m in sim.sent() if m.get("type") == "ping"]
+        answered = {m["event_id"] for m in sim.received() if m.get("type") == "pong"}
+    assert len(sent) >= 8 and set(sent[:-1]) <= answered, (sent, sorted(answered))
+
+
 def test_an_unanswered_ping_closes_the_conversation(sim: Simulator) -> None:
     class Silent(elevenlabs.ElevenLabsCodec):
         def auto_reply(self, message: Any) -> None:

@@ -21,7 +21,8 @@ itself), when ``close()`` is called, when a leader's delivery found a queue full
 consumer has read for a quarter of a tick (user code is busy: pings must still be
 answered, barge-ins noticed). The parked reader wakes only on that tick, not per
 event; so while every consumer is away, frames wait in the kernel for up to a tick
-(``ConnectionSettings.tick``: 1 s by default, a quarter of the keepalive interval). A leader polls the connection's
+(``ConnectionSettings.tick``: 1 s by default, a quarter of the keepalive interval;
+0.2 s for providers whose application pings must be answered, ElevenLabs). A leader polls the connection's
 :class:`~._transport.Waker` beside the socket, so the reader gets the socket back at
 once. Lock order: ``_io -> _lead_lock -> Waker._lock``; ``_io`` is taken under
 ``_lead_lock`` only without waiting.
@@ -34,12 +35,17 @@ import time
 from collections import deque
 from typing import Any, Optional
 
+from ._codec import ProviderCodec
 from ._interrupts import InterruptGuard
 from ._queue import BoundedQueue
 from ._internals import _State
 from ._shell_state import _ConnectionState
 
 __all__ = ["_LeadMixin"]
+
+#: The parked reader's tick for codecs with auto-replies (application pings to answer):
+#: the reader takes the socket back within about this long once no consumer reads.
+_ANSWERING_TICK = 0.2
 
 
 class _LeadMixin(_ConnectionState):
@@ -205,6 +211,10 @@ class _LeadMixin(_ConnectionState):
         """
         lock = self._lead_lock
         tick = self._tick
+        if type(self._codec).auto_reply is not ProviderCodec.auto_reply:
+            # The provider expects its pings answered promptly (ElevenLabs): while the
+            # consumer is away in user code the reader must take over sooner.
+            tick = min(tick, _ANSWERING_TICK)
         linger = tick / 4
         with lock:
             self._lead_ok = True
