@@ -205,7 +205,7 @@ class _DeliveryMixin(_ConnectionState):
                     item = pushed_back.popleft()
                 except IndexError:  # another puller took it
                     pass
-            if item is QueueEmpty and len(queue):
+            if item is QueueEmpty and queue.ready():
                 try:
                     item = queue.get(0)
                 except QueueEmpty:  # another puller took it

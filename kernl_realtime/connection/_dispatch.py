@@ -256,7 +256,7 @@ class Dispatcher:
         queue = self._queue
         await_item = self.await_item
         while True:
-            if await_item is not None and not len(queue):
+            if await_item is not None and not queue.ready():
                 try:
                     await_item(queue, None, None)
                 except Exception as exc:  # noqa: BLE001 - a bug here must not end callbacks

@@ -77,10 +77,11 @@ class _LeadMixin(_ConnectionState):
         ``guard`` (a wait on the queue could take an event and lose it to Ctrl-C).
         """
         lock = self._lead_lock
+        ready = queue.ready
         while True:
             with lock:
                 while True:
-                    if len(queue) or queue.closed:
+                    if ready():
                         return True
                     if deadline is None:
                         wait = self._tick
@@ -115,6 +116,8 @@ class _LeadMixin(_ConnectionState):
                     self._io.release()
                     if self._lead_wanted:
                         self._io_free.notify_all()
+            if ready():
+                return True
 
     def _lead(self, queue: "BoundedQueue[Any]", deadline: Optional[float], guard: Optional[InterruptGuard]) -> None:
         """Holding ``_io``: read and handle frames until ``queue`` has an item, the
@@ -124,7 +127,8 @@ class _LeadMixin(_ConnectionState):
         pending = self._pending
         monotonic = time.monotonic
         tick = self._tick
-        while self._lead_ok and not len(queue):
+        ready = queue.ready
+        while self._lead_ok and not ready():
             if not pending:
                 if deadline is None:
                     timeout = tick
@@ -136,11 +140,11 @@ class _LeadMixin(_ConnectionState):
                 if guard is not None:
                     guard.waiting = True
                 try:
-                    ready = wait(timeout)
+                    readable = wait(timeout)
                 finally:
                     if guard is not None:
                         guard.waiting = False
-                if not ready:
+                if not readable:
                     if monotonic() >= self._next_keepalive_check:
                         try:
                             self._check_keepalive(monotonic())

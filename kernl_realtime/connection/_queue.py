@@ -45,7 +45,7 @@ class BoundedQueue(Generic[T]):
 
     __slots__ = (
         "_items", "_maxsize", "_lock", "_not_full", "_waiting_putters", "_closed", "_no_waiting", "_wakes",
-        "peak_depth", "blocked_seconds",
+        "peak_depth", "blocked_seconds", "ready",
     )
 
     def __init__(self, maxsize: int) -> None:
@@ -61,6 +61,9 @@ class BoundedQueue(Generic[T]):
         self._wakes = 0
         self.peak_depth = 0
         self.blocked_seconds = 0.0
+        #: ``ready()``: non-zero when ``get()`` would return at once (an item, or the end
+        #: after ``close()``); a C-level call, for the consumers' per-event checks.
+        self.ready = self._items.qsize
 
     @property
     def maxsize(self) -> int:
