@@ -40,7 +40,7 @@ _STOP = object()
 
 #: The first callbacks get what was held once no on()/once() came for this long, or
 #: as soon as the application does something else with the connection (settle()).
-REGISTRATION_SETTLE_SECONDS = 0.05
+REGISTRATION_SETTLE_SECONDS = 0.2
 
 
 def check_callback_name(name: object) -> str:
