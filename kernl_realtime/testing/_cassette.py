@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 _ids = itertools.count(1)
 _MISMATCH_CLOSE = 1008
 _JOIN_TIMEOUT = 5.0
+# How long close() lets connection handlers finish reading what their client sent.
+_DRAIN_SECONDS = 0.5
 
 
 class Cassette:
@@ -176,6 +178,14 @@ class Cassette:
     def close(self, timeout: float = _JOIN_TIMEOUT) -> None:
         """Stop serving, drop open connections and join every thread. Idempotent."""
         deadline = time.monotonic() + timeout
+        # A client that just closed may have sent frames its handler has not read yet
+        # (an extra message is a mismatch to report): let the handlers finish first.
+        grace = min(deadline, time.monotonic() + _DRAIN_SECONDS)
+        with self._done:
+            while self._completed < self._next_connection:
+                remaining = grace - time.monotonic()
+                if remaining <= 0 or not self._done.wait(remaining):
+                    break
         self._stop.set()
         with self._lock:
             connections = list(self._open)
