@@ -100,6 +100,7 @@ class HangingUpgradeServer:
                 if line.lower().startswith("sec-websocket-key:")
             )
             accept = base64.b64encode(hashlib.sha1((key + self._GUID).encode()).digest()).decode()
+            self.first = sock  # before the reply: connect() may return before this thread runs on
             sock.sendall(
                 (
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -107,7 +108,6 @@ class HangingUpgradeServer:
                 ).encode()
                 + frame(json.dumps(session_created()).encode())
             )
-            self.first = sock
 
     def drop_first(self) -> None:
         assert self.first is not None
