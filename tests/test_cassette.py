@@ -311,5 +311,6 @@ def test_recorded_pace_keeps_the_gaps_and_fast_pace_drops_them(tmp_path: Path) -
                     event = conn.recv(timeout=5)
                 elapsed[speed] = time.monotonic() - started
                 assert event.type == "x.later"
-    # 0.6 s between the frames when recorded: as fast as possible, 0.6 s, then 0.3 s at 2x.
-    assert elapsed[0.0] < 0.4 and elapsed[1.0] >= 0.55 and 0.25 <= elapsed[2.0] < elapsed[1.0]
+    # 0.6 s between the frames when recorded: as fast as possible, 0.6 s, then 0.3 s at 2x
+    # (measured from connect() returning, which is a little after the first frame was sent).
+    assert elapsed[0.0] < 0.4 and elapsed[1.0] >= 0.45 and 0.2 <= elapsed[2.0] < elapsed[1.0]

@@ -140,7 +140,10 @@ def test_barge_in_interrupts_the_agent_and_flushes_playback() -> None:
         with model.connect(timeout=5) as conn:
             interrupted = threading.Event()
             conn.on("interrupted", interrupted.set)
-            until(conn, "audio.output.delta")  # the agent is speaking its long first message
+            # The agent is speaking its long first message: let some of it be spoken (the
+            # simulator paces audio in real time) so that the correction keeps a part of it.
+            for _ in range(4):
+                until(conn, "audio.output.delta")
             conn.send(AudioInputAppendEvent(audio=tone(200, amplitude=0.3)))
             assert interrupted.wait(5)
             events = until(conn, "response.done")

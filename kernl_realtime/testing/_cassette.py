@@ -266,11 +266,19 @@ class Cassette:
         frames: Sequence[RecordedFrame] = recorded.frames
         # Automatic answers (pongs) race with the client's own sends: accepted anywhere.
         auto_keys = {frame.key for frame in frames if frame.origin == "client" and frame.auto}
+        client_gone = False
         for frame in frames:
             if frame.origin == "server":
+                if client_gone:
+                    continue
                 if not self._pace(frame, anchor_wall, anchor_t):
                     return
-                connection.send(frame.payload())
+                try:
+                    connection.send(frame.payload())
+                except _WsClosed:
+                    # The client closed while the recording still had server frames for
+                    # it; what it sent before closing is still checked below.
+                    client_gone = True
                 continue
             if frame.auto:
                 continue
@@ -283,6 +291,8 @@ class Cassette:
                 return
             client_index += 1
             anchor_wall, anchor_t = time.monotonic(), frame.t
+        if client_gone and (recorded.close or {}).get("initiator", "client") != "client":
+            return  # nothing left to replay to a client that is gone
         self._finish(connection, recorded, client_index, anchor_wall, anchor_t, auto_keys)
 
     def _next_client_frame(self, connection: ServerConnection, auto_keys: Set[str]) -> Any:
