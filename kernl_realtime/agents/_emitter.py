@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 _STOP = object()
 _END = object()
 
+#: Callbacks start once no on() came for this long after the first one.
+_REGISTRATION_SETTLE_SECONDS = 0.2
+
 
 class _Raise:
     __slots__ = ("error",)
@@ -97,6 +100,7 @@ class SessionEmitter:
         self._pulled: "queue.Queue[Any]" = queue.Queue(maxsize=max_queue)
         self._thread: Optional[threading.Thread] = None
         self._closed = False
+        self._last_add = 0.0
 
     # -- registry -----------------------------------------------------------------------
 
@@ -109,6 +113,7 @@ class SessionEmitter:
             if any(existing is fn for existing, _ in current):
                 return
             self._handlers[name] = current + ((fn, once),)
+            self._last_add = time.monotonic()
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
                 self._thread.start()
@@ -160,6 +165,13 @@ class SessionEmitter:
             report_unhandled(error)
 
     def _run(self) -> None:
+        # Let a run of on() calls finish before the first notification goes out, so that
+        # each of them (not only the first) sees what follows the first on().
+        while not self._closed:
+            remaining = self._last_add + _REGISTRATION_SETTLE_SECONDS - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(remaining, 0.05))
         while True:
             item = self._calls.get()
             if item is _STOP:
