@@ -15,7 +15,7 @@ from .._logging import REDACTED, redact_url
 from ..exceptions import KernlRealtimeError
 from ..protocol import AudioFormat, RealtimeSessionConfig, SessionUpdateEvent
 
-__all__ = ["HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage"]
+__all__ = ["HandshakeRequest", "HandshakeStep", "ProviderCodec", "WireMessage", "answers_automatically"]
 
 #: One JSON object as sent or received on the socket.
 WireMessage = Dict[str, Any]
@@ -55,6 +55,12 @@ class HandshakeStep:
 
     send: Tuple[Any, ...] = ()
     done: bool = False
+
+
+def answers_automatically(codec: "ProviderCodec") -> bool:
+    """True when ``codec`` overrides :meth:`ProviderCodec.auto_reply` (ElevenLabs' pongs):
+    its peer expects answers that must not wait for a consumer."""
+    return type(codec).auto_reply is not ProviderCodec.auto_reply
 
 
 _CONTINUE = HandshakeStep()

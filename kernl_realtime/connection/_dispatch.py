@@ -282,18 +282,10 @@ class Dispatcher:
         handlers = self._handlers
         if name == "event":
             event = args[0]
-            kind = event.kind
-            # Looked up here, not in _call: most events have no handler of their kind.
-            entries = handlers.get("event")
-            if entries:
-                self._call("event", entries, args)
-            entries = handlers.get(kind)
-            if entries:
-                self._call(kind, entries, args)
-            entries = handlers.get(CATCH_ALL)
-            if entries:
-                self._call(CATCH_ALL, entries, (name,) + args)
-            if kind == "session.error":
+            self._call("event", handlers.get("event"), args)
+            self._call(event.kind, handlers.get(event.kind), args)
+            self._call_catch_all(handlers.get(CATCH_ALL), name, args)
+            if event.kind == "session.error":
                 self._deliver_error(event.error, "server 'error' event")
         elif name == "error":
             self._deliver_error(args[0], "error")

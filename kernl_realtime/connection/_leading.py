@@ -35,7 +35,7 @@ import time
 from collections import deque
 from typing import Any, Optional
 
-from ._codec import ProviderCodec
+from ._codec import answers_automatically
 from ._interrupts import InterruptGuard
 from ._queue import BoundedQueue
 from ._internals import _State
@@ -215,7 +215,7 @@ class _LeadMixin(_ConnectionState):
         """
         lock = self._lead_lock
         tick = self._tick
-        if type(self._codec).auto_reply is not ProviderCodec.auto_reply:
+        if answers_automatically(self._codec):
             # The provider expects its pings answered promptly (ElevenLabs): while the
             # consumer is away in user code the reader must take over sooner.
             tick = min(tick, _ANSWERING_TICK)

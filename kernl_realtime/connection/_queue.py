@@ -70,11 +70,6 @@ class BoundedQueue(Generic[T]):
         """The bound."""
         return self._maxsize
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called (items may remain to be drained)."""
-        return self._closed
-
     def __len__(self) -> int:
         size = self._items.qsize()
         return size - 1 if self._closed and size else size

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any, Callable, Optional, Sequence, Union
 
-from ._codec import ProviderCodec, WireMessage
+from ._codec import WireMessage, answers_automatically
 from ._deadline import Deadline
 from ._excepthook import report_unhandled
 from .._logging import summarize_message
@@ -248,7 +248,7 @@ class _ReaderLoop(_ReconnectMixin, _LeadMixin):
         read here are kept (at most ``max_queue``) and handled in order once delivery
         resumes; reading ahead stops at that bound (memory stays bounded) or at a close.
         """
-        if type(self._codec).auto_reply is ProviderCodec.auto_reply:
+        if not answers_automatically(self._codec):
             return
         ahead = self._ahead
         now = time.monotonic()
@@ -325,7 +325,7 @@ class _ReaderLoop(_ReconnectMixin, _LeadMixin):
             raise ProtocolError(f"{self._provider} sent JSON that is not an object; frame skipped")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s < %s", self._log_prefix, summarize_message(message))
-        if not answered and type(self._codec).auto_reply is not ProviderCodec.auto_reply:
+        if not answered and answers_automatically(self._codec):
             self._auto_reply(message)
         wire_type = message.get("type")
         try:
