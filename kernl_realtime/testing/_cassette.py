@@ -165,13 +165,8 @@ class Cassette:
 
     def wait_done(self, timeout: float = 10.0) -> bool:
         """Wait until every recorded connection was replayed to its end (or failed)."""
-        deadline = time.monotonic() + timeout
         with self._done:
-            while self._completed < len(self.recording.connections):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._done.wait(remaining):
-                    return False
-        return True
+            return self._done.wait_for(lambda: self._completed >= len(self.recording.connections), timeout)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -180,12 +175,8 @@ class Cassette:
         deadline = time.monotonic() + timeout
         # A client that just closed may have sent frames its handler has not read yet
         # (an extra message is a mismatch to report): let the handlers finish first.
-        grace = min(deadline, time.monotonic() + _DRAIN_SECONDS)
         with self._done:
-            while self._completed < self._next_connection:
-                remaining = grace - time.monotonic()
-                if remaining <= 0 or not self._done.wait(remaining):
-                    break
+            self._done.wait_for(lambda: self._completed >= self._next_connection, min(timeout, _DRAIN_SECONDS))
         self._stop.set()
         with self._lock:
             connections = list(self._open)
