@@ -23,7 +23,7 @@ from servers import ClientFrameReader, RawPeer, frame, session_created, text_del
 
 __all__ = [
     "DEADLINE", "CallbackLog", "Feeder", "Link", "assert_exactly_once_in_order", "close_frame", "event_frame",
-    "number", "numbers", "ping_frame", "pull_until_closed", "send_stream", "stream_then_close",
+    "number", "numbers", "paused_stream", "ping_frame", "pull_until_closed", "send_stream", "stream_then_close",
 ]
 
 OP_TEXT = 0x1
@@ -228,6 +228,24 @@ def stream_then_close(count: int, seed: int, go: Optional[threading.Event] = Non
         if go is not None:
             assert go.wait(DEADLINE), "the test never said go"
         send_stream(link, 0, count, random.Random(seed))
+        link.send_close(1000, "done")
+
+    return Feeder(script)
+
+
+def paused_stream(
+    count: int, paused_at: int, seed: int, resume: threading.Event, why: str, go: Optional[threading.Event] = None
+) -> Feeder:
+    """Like :func:`stream_then_close`, but after the first ``paused_at`` events the server
+    waits for ``resume`` (``why`` says what never happened if it is not set in time)."""
+
+    def script(link: Link, feeder: Feeder) -> None:
+        if go is not None:
+            assert go.wait(DEADLINE), "the test never said go"
+        rng = random.Random(seed)
+        send_stream(link, 0, paused_at, rng)
+        assert resume.wait(DEADLINE), why
+        send_stream(link, paused_at, count - paused_at, rng)
         link.send_close(1000, "done")
 
     return Feeder(script)

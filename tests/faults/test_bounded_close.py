@@ -27,6 +27,7 @@ from kernl_realtime import (
     TransportStatus,
 )
 from kernl_realtime.providers import openai
+from helpers import wait_until
 from servers import RawServer, ScriptedServer, assert_next_connection_works, frame, greet, session_created, text_delta, wire
 import json
 
@@ -37,13 +38,6 @@ _SLACK = 0.4
 
 def model_for(server: Any) -> openai.OpenAIRealtimeModel:
     return openai.realtime("gpt-realtime", api_key="sk-test-close", base_url=server.base_url)
-
-
-def wait_until(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def reader_threads(conn: Any) -> List[str]:

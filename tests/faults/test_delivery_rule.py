@@ -9,10 +9,10 @@ more than a few seconds is reported (WARNING log, ``DeliveryStalledWarning``, an
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
-import time
 import warnings
 from typing import Any, Iterator, List
 
@@ -27,6 +27,7 @@ from kernl_realtime import (
 )
 from kernl_realtime.connection import _stall
 from kernl_realtime.providers import openai
+import helpers
 from servers import RawPeer, RawServer, ScriptedServer, frame, session_created, text_delta
 
 _MANY = 100_000
@@ -36,12 +37,8 @@ def model_for(server: Any) -> openai.OpenAIRealtimeModel:
     return openai.realtime("gpt-realtime", api_key="sk-test-delivery", base_url=server.base_url)
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll a figure no Event reports (stats()) until true, with a deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+# Polls a figure no Event reports (stats()); this module's waits allow 10 s.
+wait_until = functools.partial(helpers.wait_until, timeout=10.0)
 
 
 def _blast(count: int) -> Any:

@@ -42,8 +42,8 @@ from streams import (
     event_frame,
     number,
     numbers,
+    paused_stream,
     pull_until_closed,
-    send_stream,
     stream_then_close,
 )
 
@@ -113,14 +113,7 @@ def test_a_callback_registered_mid_stream_sees_every_later_event_once() -> None:
     count, paused_at, registered_after = 1500, 600, 300
     registered = threading.Event()
 
-    def script(link: Link, feeder: Feeder) -> None:
-        rng = random.Random(4)
-        send_stream(link, 0, paused_at, rng)
-        assert registered.wait(DEADLINE), "the puller never registered its callback"
-        send_stream(link, paused_at, count - paused_at, rng)
-        link.send_close(1000, "done")
-
-    feeder = Feeder(script)
+    feeder = paused_stream(count, paused_at, 4, registered, "the puller never registered its callback")
     with RawServer(feeder) as srv:
         conn = openai_model(srv).connect(timeout=5)
         pulled: List[Any] = []
@@ -149,15 +142,7 @@ def test_recv_started_mid_stream_after_callbacks_gets_everything_once(pull: Opti
     go = threading.Event()
     pulling = threading.Event()
 
-    def script(link: Link, feeder: Feeder) -> None:
-        assert go.wait(DEADLINE)
-        rng = random.Random(5)
-        send_stream(link, 0, paused_at, rng)
-        assert pulling.wait(DEADLINE), "recv() never started"
-        send_stream(link, paused_at, count - paused_at, rng)
-        link.send_close(1000, "done")
-
-    feeder = Feeder(script)
+    feeder = paused_stream(count, paused_at, 5, pulling, "recv() never started", go=go)
     with RawServer(feeder) as srv:
         conn = openai_model(srv).connect(RealtimeConnectOptions(pull=pull), timeout=5)
         try:
@@ -187,15 +172,7 @@ def test_callbacks_removed_mid_stream_stop_cleanly_while_the_puller_gets_everyth
     go = threading.Event()
     removed = threading.Event()
 
-    def script(link: Link, feeder: Feeder) -> None:
-        assert go.wait(DEADLINE)
-        rng = random.Random(15)
-        send_stream(link, 0, paused_at, rng)
-        assert removed.wait(DEADLINE), "the callback was never removed"
-        send_stream(link, paused_at, count - paused_at, rng)
-        link.send_close(1000, "done")
-
-    feeder = Feeder(script)
+    feeder = paused_stream(count, paused_at, 15, removed, "the callback was never removed", go=go)
     with RawServer(feeder) as srv:
         conn = openai_model(srv).connect(RealtimeConnectOptions(pull=True), timeout=5)
         try:

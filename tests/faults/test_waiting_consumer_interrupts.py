@@ -174,46 +174,31 @@ def test_keyboard_interrupts_at_random_moments_in_a_running_stream_lose_nothing(
     recv(), and the event goes back for the next call (``connection/_interrupts.py``).
     Before that guard, 1-19 of ~280 such interrupts lost an event: a SIGINT handled
     right after the C-level queue get returned raised with the event already taken."""
-    count = 3000
-    state = _Interrupts()
-    go = threading.Event()
-
-    def script(link: Link, feeder: Feeder) -> None:
-        assert go.wait(DEADLINE)
-        rng = random.Random(8)
-        n = 0
-        while n < count:  # ~1.5 s of small paced groups: the consumer often waits
-            group = min(count - n, rng.randint(1, 8))
-            link.send_raw(b"".join(event_frame(i) for i in range(n, n + group)))
-            n += group
-            time.sleep(rng.choice((0, 0.0005, 0.001, 0.002)))
-        state.stop.set()
-        link.send_close(1000, "done")
-
-    def interrupter() -> None:
-        rng = random.Random(9)
-        go.set()
-        while not state.stop.wait(rng.uniform(0.0005, 0.004)):
-            state.interrupt_main()
-
-    got: List[int] = []
-    feeder = Feeder(script)
-    with RawServer(feeder) as srv:
-        conn = openai_model(srv).connect(timeout=5)
-        try:
-            _run_with_sigint(conn, state, got, lambda: None, interrupter)
-        finally:
-            conn.close(timeout=2)
-        feeder.join()
-    figures = f"SIGINT sent {state.sent}, raised in the library {state.raised}, landed in the test loop {state.deferred}"
-    assert state.raised >= 100, figures
-    assert_exactly_once_in_order(got, range(count), figures)
+    rng = random.Random(8)
+    # ~1.5 s of small paced groups: the consumer often waits.
+    _stream_under_sigints(
+        3000,
+        group=lambda: rng.randint(1, 8),
+        pause=lambda: rng.choice((0, 0.0005, 0.001, 0.002)),
+        every=(0.0005, 0.004),
+        seed=9,
+    )
 
 
 def test_keyboard_interrupts_while_events_are_queued_lose_nothing() -> None:
     """SIGINTs while the pull queue holds events (a fast stream: most recv() calls take
     an event that is already there, without waiting): still exactly once, in order."""
-    count = 20000  # ~1 s; a 64 KiB read queues ~200 events, so most recv() calls do not wait
+    # ~1 s; a 64 KiB read queues ~200 events, so most recv() calls do not wait.
+    _stream_under_sigints(20000, group=lambda: 100, pause=lambda: 0.004, every=(0.0002, 0.002), seed=10)
+
+
+def _stream_under_sigints(
+    count: int, *, group: Callable[[], int], pause: Callable[[], float], every: "tuple[float, float]", seed: int
+) -> None:
+    """``count`` events in groups of ``group()`` with ``pause()`` s between them, while an
+    interrupter sends SIGINTs every ``every`` seconds (uniform, from ``seed``) and the main
+    thread pulls through them: at least 100 are raised in the library, and every event
+    still arrives exactly once, in order."""
     state = _Interrupts()
     go = threading.Event()
 
@@ -221,17 +206,17 @@ def test_keyboard_interrupts_while_events_are_queued_lose_nothing() -> None:
         assert go.wait(DEADLINE)
         n = 0
         while n < count:
-            group = min(count - n, 100)
-            link.send_raw(b"".join(event_frame(i) for i in range(n, n + group)))
-            n += group
-            time.sleep(0.004)
+            size = min(count - n, group())
+            link.send_raw(b"".join(event_frame(i) for i in range(n, n + size)))
+            n += size
+            time.sleep(pause())
         state.stop.set()
         link.send_close(1000, "done")
 
     def interrupter() -> None:
-        rng = random.Random(10)
+        rng = random.Random(seed)
         go.set()
-        while not state.stop.wait(rng.uniform(0.0002, 0.002)):
+        while not state.stop.wait(rng.uniform(*every)):
             state.interrupt_main()
 
     got: List[int] = []
