@@ -55,3 +55,13 @@ def test_successive_waits_share_one_budget() -> None:
     assert granted == pytest.approx([1.0, 0.7, 0.4, 0.1])
     assert deadline.remaining() == 0.0
     assert "0.000 s left" in repr(deadline)
+
+
+def test_at_most_slices_a_wait_and_gives_zero_once_spent() -> None:
+    clock = FakeClock()
+    deadline = Deadline(2.5, clock=clock)
+    assert deadline.at_most(1.0) == 1.0  # a whole tick fits
+    clock.now = 102.0
+    assert deadline.at_most(1.0) == pytest.approx(0.5)  # the budget ends first
+    clock.now = 103.0
+    assert deadline.at_most(1.0) == 0.0

@@ -36,6 +36,11 @@ class Deadline:
         """Seconds left, never negative: pass it straight to a ``wait``/``join``/``acquire``."""
         return max(0.0, self._expires_at - self._clock())
 
+    def at_most(self, seconds: float) -> float:
+        """The next slice of a sliced wait: ``seconds``, or less when the budget ends
+        sooner (0 once it is spent)."""
+        return min(seconds, self.remaining())
+
     def expired(self) -> bool:
         """True once the budget is spent."""
         return self._clock() >= self._expires_at

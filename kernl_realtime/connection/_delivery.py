@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator, Optional, overload
 
+from ._deadline import Deadline
 from ._dispatch import check_callback_name, is_error_handled
 from ._excepthook import report_unhandled
 from ._interrupts import InterruptGuard
@@ -197,7 +198,7 @@ class _DeliveryMixin(_ConnectionState):
             self._begin_pulling()
         queue = self._queue
         pushed_back = self._pushed_back
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else Deadline(timeout)
         while True:
             item: Any = QueueEmpty
             if pushed_back:
@@ -224,7 +225,7 @@ class _DeliveryMixin(_ConnectionState):
                 raise item.error
             return item
 
-    def _wait_next(self, queue: "BoundedQueue[Any]", deadline: Optional[float], timeout: Optional[float]) -> Any:
+    def _wait_next(self, queue: "BoundedQueue[Any]", deadline: Optional[Deadline], timeout: Optional[float]) -> Any:
         """The queue is empty: wait for the next item, reading the socket on this thread
         when the reader lets it (see ``_leading.py``); Ctrl-C loses nothing."""
         guard = InterruptGuard.enter()
@@ -233,13 +234,13 @@ class _DeliveryMixin(_ConnectionState):
                 if self._await_item(queue, deadline, guard):
                     wait = 0.0
                 else:  # another consumer reads: its delivery wakes this one
-                    wait = self._tick if deadline is None else max(0.0, min(self._tick, deadline - time.monotonic()))
+                    wait = self._tick if deadline is None else deadline.at_most(self._tick)
                 try:
                     item = queue.get(wait)
                 except QueueClosed:
                     return _END
                 except QueueEmpty:  # another puller took it, or the deadline passed
-                    if deadline is not None and time.monotonic() >= deadline:
+                    if deadline is not None and deadline.expired():
                         raise ReceiveTimeout(f"no event within {timeout:g} s") from None
                     continue
                 if guard is not None:

@@ -36,6 +36,7 @@ from collections import deque
 from typing import Any, Optional
 
 from ._codec import answers_automatically
+from ._deadline import Deadline
 from ._interrupts import InterruptGuard
 from ._queue import BoundedQueue
 from ._internals import _State
@@ -67,7 +68,7 @@ class _LeadMixin(_ConnectionState):
 
     # -- consumers ----------------------------------------------------------------------
 
-    def _await_item(self, queue: "BoundedQueue[Any]", deadline: Optional[float], guard: Optional[InterruptGuard]) -> bool:
+    def _await_item(self, queue: "BoundedQueue[Any]", deadline: Optional[Deadline], guard: Optional[InterruptGuard]) -> bool:
         """Return True once ``queue`` has an item or is closed, or ``deadline`` has passed;
         False when another consumer is reading the socket (then wait on ``queue`` itself:
         that consumer's delivery wakes this one).
@@ -83,13 +84,9 @@ class _LeadMixin(_ConnectionState):
                 while True:
                     if ready():
                         return True
-                    if deadline is None:
-                        wait = self._tick
-                    else:
-                        wait = deadline - time.monotonic()
-                        if wait <= 0:
-                            return True
-                        wait = min(wait, self._tick)
+                    wait = self._tick if deadline is None else deadline.at_most(self._tick)
+                    if wait <= 0:
+                        return True
                     if self._lead_ok:
                         if self._io.acquire(False):
                             self._leader = threading.get_ident()
@@ -119,7 +116,7 @@ class _LeadMixin(_ConnectionState):
             if ready():
                 return True
 
-    def _lead(self, queue: "BoundedQueue[Any]", deadline: Optional[float], guard: Optional[InterruptGuard]) -> None:
+    def _lead(self, queue: "BoundedQueue[Any]", deadline: Optional[Deadline], guard: Optional[InterruptGuard]) -> None:
         """Holding ``_io``: read and handle frames until ``queue`` has an item, the
         deadline passes or the reader wants the socket back."""
         ws = self._ws
@@ -130,13 +127,9 @@ class _LeadMixin(_ConnectionState):
         ready = queue.ready
         while self._lead_ok and not ready():
             if not pending:
-                if deadline is None:
-                    timeout = tick
-                else:
-                    timeout = deadline - monotonic()
-                    if timeout <= 0:
-                        return
-                    timeout = min(timeout, tick)
+                timeout = tick if deadline is None else deadline.at_most(tick)
+                if timeout <= 0:
+                    return
                 if guard is not None:
                     guard.waiting = True
                 try:

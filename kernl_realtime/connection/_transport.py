@@ -220,10 +220,7 @@ class WireSocket:
         """
         if not self.wait(self.tick):
             return []
-        data = self._read(self._CHUNK)
-        if not data:
-            return []
-        return self.parser.feed(data)
+        return self.read_ready()
 
     def read_ready(self) -> List[Frame]:
         """Read what :attr:`wait` said is there, without waiting; return the frames it completed.
